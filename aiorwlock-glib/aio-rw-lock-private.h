@@ -1,0 +1,46 @@
+/* aio-rw-lock-private.h: what the lock's own files share
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "aio-rw-lock.h"
+#include "aio-rw-lock-guard.h"
+#include "aio-rw-lock-state.h"
+
+G_BEGIN_DECLS
+
+struct _AioRwLock
+{
+  GObject         parent_instance;
+
+  /* Guards the state, every waiter's status and every guard's mode. */
+  GMutex          mutex;
+  AioRwLockState  state;
+
+  /* One completion source per main context that has waited here. */
+  GSList         *dispatchers;
+};
+
+typedef struct _AioRwLockWaiter AioRwLockWaiter;
+
+/* What a granted upgrade's task returns (as an int). */
+enum {
+  AIO_RW_LOCK_UPGRADE_CHANGED_MODE = 1,  /* UPGRADABLE_READ became WRITE */
+  AIO_RW_LOCK_UPGRADE_WAS_WRITE    = 2,  /* the guard was WRITE already */
+};
+
+void            aio_rw_lock_serve_locked        (AioRwLock        *self);
+GSource        *aio_rw_lock_get_dispatcher_locked (AioRwLock      *self,
+                                                 GMainContext     *context);
+
+/* Guard internals, called with the lock's mutex held. */
+AioRwLockGuard *aio_rw_lock_guard_new_granted   (AioRwLock        *lock,
+                                                 AioRwLockMode     mode);
+gboolean        aio_rw_lock_guard_is_held_locked (AioRwLockGuard  *self);
+gboolean        aio_rw_lock_guard_upgrade_settled_locked (AioRwLockGuard *self,
+                                                 gboolean          granted);
+void            aio_rw_lock_guard_upgrade_revoked_locked (AioRwLockGuard *self);
+
+G_END_DECLS

@@ -1,0 +1,450 @@
+/* aio-rw-lock-waiter.c: one waiting request and how it completes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "aio-rw-lock-waiter.h"
+
+/* Lock order: lock->mutex, then a dispatcher's mutex, then GLib's own
+ * (context, cancellable). Nothing here calls g_cancellable_connect() or
+ * _disconnect() with lock->mutex held: a "cancelled" handler running in
+ * another thread takes that mutex, and disconnect waits for the handler. */
+
+AioRwLockWaiter *
+aio_rw_lock_waiter_new (AioRwLock     *lock,
+                        AioRwLockMode  mode,
+                        GCancellable  *cancellable,
+                        GTask         *task)
+{
+  AioRwLockWaiter *self = g_new0 (AioRwLockWaiter, 1);
+
+  g_atomic_ref_count_init (&self->ref_count);
+  self->status = AIO_RW_LOCK_WAITER_NEW;
+  self->request.mode = mode;
+  self->request.link.data = self;
+  self->lock = g_object_ref (lock);
+  self->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  self->task = task;
+
+  return self;
+}
+
+AioRwLockWaiter *
+aio_rw_lock_waiter_ref (AioRwLockWaiter *self)
+{
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+aio_rw_lock_waiter_unref (AioRwLockWaiter *self)
+{
+  if (!g_atomic_ref_count_dec (&self->ref_count))
+    return;
+
+  g_assert (self->status == AIO_RW_LOCK_WAITER_DONE ||
+            self->status == AIO_RW_LOCK_WAITER_NEW);
+  g_assert (self->cancelled_id == 0);
+  g_assert (self->timeout_source == NULL);
+  g_assert (self->task == NULL);
+
+  g_clear_error (&self->error);
+  g_clear_pointer (&self->guard, aio_rw_lock_guard_unref);
+  g_clear_pointer (&self->dispatcher, g_source_unref);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->lock);
+  g_free (self);
+}
+
+/* Gives a grant back: the hold it counted ends (or, for an upgrade, the
+ * guard is UPGRADABLE_READ again) and whoever it blocked is served. */
+static void
+revoke_locked (AioRwLockWaiter *self)
+{
+  AioRwLock *lock = self->lock;
+
+  g_assert (self->status == AIO_RW_LOCK_WAITER_GRANTED);
+
+  if (self->request.is_upgrade)
+    {
+      if (self->changed_mode)
+        aio_rw_lock_guard_upgrade_revoked_locked (self->guard);
+    }
+  else
+    aio_rw_lock_state_convert (&lock->state, self->request.mode, AIO_RW_LOCK_HOLD_NONE);
+
+  self->status = AIO_RW_LOCK_WAITER_FAILED;
+  g_clear_error (&self->error);
+  self->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                     "Operation was cancelled");
+  aio_rw_lock_serve_locked (lock);
+}
+
+/* A request that was cancelled, or whose deadline passed, while it was
+ * waiting gives up its place; whoever it blocked is served. */
+static void
+withdraw_locked (AioRwLockWaiter *self,
+                 int              code,
+                 const char      *message)
+{
+  AioRwLock *lock = self->lock;
+
+  g_assert (self->status == AIO_RW_LOCK_WAITER_QUEUED);
+
+  aio_rw_lock_state_remove (&lock->state, &self->request);
+  aio_rw_lock_waiter_fail_locked (self, G_IO_ERROR, code, message);
+  aio_rw_lock_serve_locked (lock);
+}
+
+/* Any thread; also at once inside g_cancellable_connect(). */
+static void
+on_cancelled (GCancellable *cancellable,
+              gpointer      user_data)
+{
+  AioRwLockWaiter *self = user_data;
+  AioRwLock *lock = self->lock;
+
+  g_mutex_lock (&lock->mutex);
+
+  switch (self->status)
+    {
+    case AIO_RW_LOCK_WAITER_NEW:
+      /* Cancelled while being submitted: the state is left untouched. */
+      aio_rw_lock_waiter_fail_locked (self, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                      "Operation was cancelled");
+      break;
+
+    case AIO_RW_LOCK_WAITER_QUEUED:
+      withdraw_locked (self, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+      break;
+
+    case AIO_RW_LOCK_WAITER_GRANTED:
+      /* Granted, but its caller has not seen it yet: hand it on now rather
+       * than when the GTask happens to be finalized. */
+      revoke_locked (self);
+      break;
+
+    case AIO_RW_LOCK_WAITER_FAILED:
+    case AIO_RW_LOCK_WAITER_DONE:
+    default:
+      break;
+    }
+
+  g_mutex_unlock (&lock->mutex);
+}
+
+void
+aio_rw_lock_waiter_connect (AioRwLockWaiter *self)
+{
+  gulong id;
+
+  if (self->cancellable == NULL)
+    return;
+
+  id = g_cancellable_connect (self->cancellable,
+                              G_CALLBACK (on_cancelled),
+                              aio_rw_lock_waiter_ref (self),
+                              (GDestroyNotify) aio_rw_lock_waiter_unref);
+
+  /* Once submitted, the waiter may be delivered by another thread, which
+   * disconnects: publish the id under the mutex. */
+  g_mutex_lock (&self->lock->mutex);
+  self->cancelled_id = id;
+  g_mutex_unlock (&self->lock->mutex);
+}
+
+static void
+dispatcher_push (GSource         *dispatcher,
+                 AioRwLockWaiter *waiter);
+
+/* NEW or QUEUED -> GRANTED or FAILED, and wakes the waiter's owner: the
+ * completion source of its context, or its sleeping thread. Never runs a
+ * callback. Takes ownership of @error. */
+void
+aio_rw_lock_waiter_settle_locked (AioRwLockWaiter       *self,
+                                  AioRwLockWaiterStatus  status,
+                                  GError                *error)
+{
+  g_assert (self->status == AIO_RW_LOCK_WAITER_NEW ||
+            self->status == AIO_RW_LOCK_WAITER_QUEUED);
+  g_assert (status == AIO_RW_LOCK_WAITER_GRANTED ||
+            status == AIO_RW_LOCK_WAITER_FAILED);
+  g_assert ((status == AIO_RW_LOCK_WAITER_FAILED) == (error != NULL));
+
+  self->status = status;
+  self->error = error;
+
+  if (self->request.is_upgrade)
+    self->changed_mode = aio_rw_lock_guard_upgrade_settled_locked (self->guard,
+                                                                   status == AIO_RW_LOCK_WAITER_GRANTED);
+
+  if (self->cond != NULL)
+    {
+      g_cond_signal (self->cond);
+    }
+  else
+    {
+      if (self->dispatcher == NULL)
+        self->dispatcher = g_source_ref (aio_rw_lock_get_dispatcher_locked (self->lock,
+                                                                            g_task_get_context (self->task)));
+      dispatcher_push (self->dispatcher, self);
+    }
+}
+
+void
+aio_rw_lock_waiter_fail_locked (AioRwLockWaiter *self,
+                                GQuark           domain,
+                                int              code,
+                                const char      *message)
+{
+  aio_rw_lock_waiter_settle_locked (self, AIO_RW_LOCK_WAITER_FAILED,
+                                    g_error_new_literal (domain, code, message));
+}
+
+/* Runs in the waiter's context. */
+static gboolean
+on_timeout (gpointer user_data)
+{
+  AioRwLockWaiter *self = user_data;
+
+  g_mutex_lock (&self->lock->mutex);
+  if (self->status == AIO_RW_LOCK_WAITER_QUEUED)
+    withdraw_locked (self, G_IO_ERROR_TIMED_OUT, "Timed out waiting for the lock");
+  g_mutex_unlock (&self->lock->mutex);
+
+  return G_SOURCE_REMOVE;
+}
+
+void
+aio_rw_lock_waiter_start_timeout_locked (AioRwLockWaiter *self,
+                                         int              timeout_msec)
+{
+  GSource *source;
+
+  g_assert (self->task != NULL && self->timeout_source == NULL);
+
+  source = g_timeout_source_new (timeout_msec);
+  g_source_set_static_name (source, "[aiorwlock] acquire deadline");
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, on_timeout, aio_rw_lock_waiter_ref (self),
+                         (GDestroyNotify) aio_rw_lock_waiter_unref);
+  g_source_attach (source, g_task_get_context (self->task));
+  self->timeout_source = source;
+}
+
+/* Leaves the lock's world: from here on only its caller sees the waiter. */
+static void
+finish_locked (AioRwLockWaiter *self,
+               gulong          *cancelled_id,
+               GSource        **timeout_source)
+{
+  if (self->status == AIO_RW_LOCK_WAITER_GRANTED &&
+      g_cancellable_is_cancelled (self->cancellable))
+    revoke_locked (self);
+
+  if (self->status == AIO_RW_LOCK_WAITER_GRANTED &&
+      self->request.is_upgrade &&
+      !aio_rw_lock_guard_is_held_locked (self->guard))
+    {
+      /* The guard was released between the grant and now. */
+      self->status = AIO_RW_LOCK_WAITER_FAILED;
+      self->error = g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                                         "The guard was released before its upgrade completed");
+    }
+
+  *cancelled_id = self->cancelled_id;
+  self->cancelled_id = 0;
+  *timeout_source = g_steal_pointer (&self->timeout_source);
+}
+
+static void
+disconnect (AioRwLockWaiter *self,
+            gulong           cancelled_id,
+            GSource         *timeout_source)
+{
+  g_cancellable_disconnect (self->cancellable, cancelled_id);
+  if (timeout_source != NULL)
+    {
+      g_source_destroy (timeout_source);
+      g_source_unref (timeout_source);
+    }
+}
+
+/* Completes an async waiter: runs in its context, from its dispatcher. */
+void
+aio_rw_lock_waiter_deliver (AioRwLockWaiter *self)
+{
+  AioRwLock *lock = self->lock;
+  g_autoptr(GTask) task = g_steal_pointer (&self->task);
+  g_autoptr(GError) error = NULL;
+  AioRwLockWaiterStatus status;
+  GSource *timeout_source;
+  gulong cancelled_id;
+
+  g_mutex_lock (&lock->mutex);
+  finish_locked (self, &cancelled_id, &timeout_source);
+  status = self->status;
+  error = g_steal_pointer (&self->error);
+  self->status = AIO_RW_LOCK_WAITER_DONE;
+  g_mutex_unlock (&lock->mutex);
+
+  disconnect (self, cancelled_id, timeout_source);
+
+  if (status == AIO_RW_LOCK_WAITER_FAILED)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else if (self->request.is_upgrade)
+    g_task_return_int (task, self->changed_mode ? AIO_RW_LOCK_UPGRADE_CHANGED_MODE
+                                                : AIO_RW_LOCK_UPGRADE_WAS_WRITE);
+  else
+    g_task_return_pointer (task,
+                           aio_rw_lock_guard_new_granted (lock, self->request.mode),
+                           (GDestroyNotify) aio_rw_lock_guard_unref);
+
+  /* The reference the lock kept from submission to delivery. */
+  aio_rw_lock_waiter_unref (self);
+}
+
+/* Sleeps until a blocking waiter is granted, fails or its deadline
+ * (monotonic time, -1 for none) passes. Consumes the submission reference. */
+AioRwLockGuard *
+aio_rw_lock_waiter_wait (AioRwLockWaiter  *self,
+                         gint64            end_time,
+                         GError          **error)
+{
+  AioRwLock *lock = self->lock;
+  AioRwLockGuard *guard = NULL;
+  GSource *timeout_source;
+  gulong cancelled_id;
+
+  g_assert (self->cond != NULL && self->task == NULL);
+
+  g_mutex_lock (&lock->mutex);
+  while (self->status == AIO_RW_LOCK_WAITER_QUEUED)
+    {
+      if (end_time < 0)
+        {
+          g_cond_wait (self->cond, &lock->mutex);
+        }
+      else if (!g_cond_wait_until (self->cond, &lock->mutex, end_time) &&
+               self->status == AIO_RW_LOCK_WAITER_QUEUED)
+        {
+          withdraw_locked (self, G_IO_ERROR_TIMED_OUT, "Timed out waiting for the lock");
+        }
+    }
+
+  finish_locked (self, &cancelled_id, &timeout_source);
+  if (self->status == AIO_RW_LOCK_WAITER_GRANTED)
+    guard = aio_rw_lock_guard_new_granted (lock, self->request.mode);
+  else
+    g_propagate_error (error, g_steal_pointer (&self->error));
+  self->status = AIO_RW_LOCK_WAITER_DONE;
+  self->cond = NULL;
+  g_mutex_unlock (&lock->mutex);
+
+  disconnect (self, cancelled_id, timeout_source);
+  aio_rw_lock_waiter_unref (self);
+
+  return guard;
+}
+
+/* ---- The completion source: one per (lock, main context) ----
+ *
+ * Grants, failures and timeouts of async waiters are queued on the source
+ * of the waiter's context and completed from its dispatch: never inside the
+ * library call (or g_cancellable_cancel()) that decided them, and without an
+ * idle source per completion. The source knows nothing of the lock, so a
+ * late dispatch never touches a finalized lock: each queued waiter holds its
+ * own lock reference. */
+
+typedef struct
+{
+  GSource       source;
+  GMainContext *context;  /* not owned: valid while the source is attached */
+  GMutex        mutex;
+  GQueue        ready;    /* of AioRwLockWaiter, by request.link */
+} AioRwLockDispatcher;
+
+static void
+dispatcher_push (GSource         *source,
+                 AioRwLockWaiter *waiter)
+{
+  AioRwLockDispatcher *self = (AioRwLockDispatcher *) source;
+  gboolean was_empty;
+
+  g_mutex_lock (&self->mutex);
+  was_empty = g_queue_is_empty (&self->ready);
+  g_queue_push_tail_link (&self->ready, &waiter->request.link);
+  g_mutex_unlock (&self->mutex);
+
+  /* A non-empty queue is already due: the dispatch clears the ready time
+   * before it takes the queue. */
+  if (was_empty)
+    g_source_set_ready_time (source, 0);
+}
+
+static gboolean
+dispatcher_dispatch (GSource     *source,
+                     GSourceFunc  callback,
+                     gpointer     user_data)
+{
+  AioRwLockDispatcher *self = (AioRwLockDispatcher *) source;
+  GQueue ready;
+  GList *link;
+
+  g_source_set_ready_time (source, -1);
+
+  g_mutex_lock (&self->mutex);
+  ready = self->ready;
+  g_queue_init (&self->ready);
+  g_mutex_unlock (&self->mutex);
+
+  /* Completions queued by these callbacks wait for the next dispatch. */
+  while ((link = g_queue_pop_head_link (&ready)) != NULL)
+    aio_rw_lock_waiter_deliver (link->data);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+dispatcher_finalize (GSource *source)
+{
+  AioRwLockDispatcher *self = (AioRwLockDispatcher *) source;
+
+  /* Queued waiters keep their context alive, so none can be left here. */
+  g_assert (g_queue_is_empty (&self->ready));
+  g_mutex_clear (&self->mutex);
+}
+
+static GSourceFuncs dispatcher_funcs = {
+  .dispatch = dispatcher_dispatch,
+  .finalize = dispatcher_finalize,
+};
+
+GSource *
+aio_rw_lock_dispatcher_new (GMainContext *context)
+{
+  GSource *source = g_source_new (&dispatcher_funcs, sizeof (AioRwLockDispatcher));
+  AioRwLockDispatcher *self = (AioRwLockDispatcher *) source;
+
+  g_mutex_init (&self->mutex);
+  g_queue_init (&self->ready);
+  self->context = context;
+
+  g_source_set_static_name (source, "[aiorwlock] completions");
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_attach (source, context);
+
+  return source;
+}
+
+/* A destroyed source served a context that is gone (another may now have
+ * its address). */
+gboolean
+aio_rw_lock_dispatcher_serves (GSource      *source,
+                               GMainContext *context)
+{
+  return !g_source_is_destroyed (source) &&
+         ((AioRwLockDispatcher *) source)->context == context;
+}

@@ -1,0 +1,905 @@
+/* aio-rw-lock.c: the asynchronous read-write lock
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "aio-rw-lock-private.h"
+#include "aio-rw-lock-waiter.h"
+
+/**
+ * AioRwLock:
+ *
+ * An asynchronous read-write lock for GLib programs: many readers may hold
+ * it at once, a writer holds it alone.
+ *
+ * Acquiring never blocks the main loop. [method@Aio.RwLock.acquire_read_async]
+ * and [method@Aio.RwLock.acquire_write_async] complete on the thread-default
+ * main context of the calling thread with an [struct@Aio.RwLockGuard], the
+ * proof of one hold; releasing the guard (or dropping its last reference)
+ * ends the hold.
+ *
+ * The lock is thread-safe: any thread may acquire, release or cancel, async
+ * waiters on many threads and main contexts share one queue with threads
+ * blocked in [method@Aio.RwLock.acquire], and each async waiter completes on
+ * its own context. No call into the library, and no g_cancellable_cancel()
+ * of a cancellable given to it, runs a user callback before it returns.
+ *
+ * Who enters next is decided by the [property@Aio.RwLock:policy]; the
+ * default, %AIO_RW_LOCK_POLICY_FAIR, serves requests in arrival order
+ * without barging, so neither readers nor writers starve.
+ *
+ * ## Usage
+ *
+ * ```c
+ * static void
+ * on_write_locked (GObject      *source,
+ *                  GAsyncResult *result,
+ *                  gpointer      user_data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *   g_autoptr(AioRwLockGuard) guard = NULL;
+ *
+ *   guard = aio_rw_lock_acquire_write_finish (AIO_RW_LOCK (source), result, &error);
+ *   if (guard == NULL)
+ *     {
+ *       g_warning ("Could not lock: %s", error->message);
+ *       return;
+ *     }
+ *
+ *   update_the_shared_table ();
+ *
+ *   // The hold ends here, when the guard goes out of scope.
+ * }
+ *
+ * aio_rw_lock_acquire_write_async (lock, cancellable, on_write_locked, NULL);
+ * ```
+ *
+ * Since: 1.0
+ */
+
+enum {
+  PROP_0,
+  PROP_POLICY,
+  PROP_READERS,
+  PROP_READ_LOCKED,
+  PROP_WRITE_LOCKED,
+  PROP_PENDING_READERS,
+  PROP_PENDING_WRITERS,
+  PROP_CLOSED,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (AioRwLock, aio_rw_lock, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (AioRwLockMode, aio_rw_lock_mode,
+  G_DEFINE_ENUM_VALUE (AIO_RW_LOCK_MODE_READ, "read"),
+  G_DEFINE_ENUM_VALUE (AIO_RW_LOCK_MODE_WRITE, "write"),
+  G_DEFINE_ENUM_VALUE (AIO_RW_LOCK_MODE_UPGRADABLE_READ, "upgradable-read"))
+
+G_DEFINE_ENUM_TYPE (AioRwLockPolicy, aio_rw_lock_policy,
+  G_DEFINE_ENUM_VALUE (AIO_RW_LOCK_POLICY_FAIR, "fair"),
+  G_DEFINE_ENUM_VALUE (AIO_RW_LOCK_POLICY_PREFER_WRITERS, "prefer-writers"),
+  G_DEFINE_ENUM_VALUE (AIO_RW_LOCK_POLICY_PREFER_READERS, "prefer-readers"))
+
+G_DEFINE_ENUM_TYPE (AioRwLockError, aio_rw_lock_error,
+  G_DEFINE_ENUM_VALUE (AIO_RW_LOCK_ERROR_WOULD_DEADLOCK, "would-deadlock"),
+  G_DEFINE_ENUM_VALUE (AIO_RW_LOCK_ERROR_NOT_HELD, "not-held"),
+  G_DEFINE_ENUM_VALUE (AIO_RW_LOCK_ERROR_CLOSED, "closed"))
+
+/**
+ * aio_rw_lock_error_quark:
+ *
+ * The error domain of [class@Aio.RwLock].
+ *
+ * Returns: the quark of `AIO_RW_LOCK_ERROR`
+ *
+ * Since: 1.0
+ */
+G_DEFINE_QUARK (aio-rw-lock-error-quark, aio_rw_lock_error)
+
+static gboolean
+mode_is_valid (AioRwLockMode mode)
+{
+  return mode == AIO_RW_LOCK_MODE_READ ||
+         mode == AIO_RW_LOCK_MODE_WRITE ||
+         mode == AIO_RW_LOCK_MODE_UPGRADABLE_READ;
+}
+
+/* ---- Plumbing shared with the guard and the waiters ---- */
+
+/* Grants every waiting request that may enter now. Each grant is counted
+ * at once; the waiters learn of it later, from their own contexts. */
+void
+aio_rw_lock_serve_locked (AioRwLock *self)
+{
+  AioRwLockRequest *request;
+
+  while ((request = aio_rw_lock_state_grant_next (&self->state)) != NULL)
+    aio_rw_lock_waiter_settle_locked ((AioRwLockWaiter *) request,
+                                      AIO_RW_LOCK_WAITER_GRANTED, NULL);
+}
+
+GSource *
+aio_rw_lock_get_dispatcher_locked (AioRwLock    *self,
+                                   GMainContext *context)
+{
+  GSource *found = NULL;
+  GSList *l = self->dispatchers;
+
+  while (l != NULL)
+    {
+      GSList *next = l->next;
+      GSource *dispatcher = l->data;
+
+      if (aio_rw_lock_dispatcher_serves (dispatcher, context))
+        {
+          found = dispatcher;
+        }
+      else if (g_source_is_destroyed (dispatcher))
+        {
+          /* Its context is gone: drop it rather than let them pile up. */
+          self->dispatchers = g_slist_delete_link (self->dispatchers, l);
+          g_source_unref (dispatcher);
+        }
+      l = next;
+    }
+
+  if (found == NULL)
+    {
+      found = aio_rw_lock_dispatcher_new (context);
+      self->dispatchers = g_slist_prepend (self->dispatchers, found);
+    }
+
+  return found;
+}
+
+/* A new request: granted now, refused now, or queued. */
+static void
+submit_locked (AioRwLock       *self,
+               AioRwLockWaiter *waiter,
+               int              timeout_msec)
+{
+  if (waiter->status != AIO_RW_LOCK_WAITER_NEW)
+    return;  /* cancelled while being connected */
+
+  if (self->state.closed)
+    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED,
+                                    "The lock is closed");
+  else if (aio_rw_lock_state_try_enter (&self->state, waiter->request.mode))
+    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, NULL);
+  else if (timeout_msec == 0)
+    aio_rw_lock_waiter_fail_locked (waiter, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                    "The lock could not be granted at once");
+  else
+    {
+      aio_rw_lock_state_enqueue (&self->state, &waiter->request);
+      waiter->status = AIO_RW_LOCK_WAITER_QUEUED;
+      if (timeout_msec > 0 && waiter->task != NULL)
+        aio_rw_lock_waiter_start_timeout_locked (waiter, timeout_msec);
+    }
+}
+
+/* ---- GObject ---- */
+
+static void
+aio_rw_lock_finalize (GObject *object)
+{
+  AioRwLock *self = (AioRwLock *) object;
+
+  /* Guards and waiters keep the lock alive: nothing can be held or queued. */
+  g_assert (aio_rw_lock_state_is_idle (&self->state));
+
+  for (GSList *l = self->dispatchers; l != NULL; l = l->next)
+    {
+      g_source_destroy (l->data);
+      g_source_unref (l->data);
+    }
+  g_slist_free (self->dispatchers);
+  g_mutex_clear (&self->mutex);
+
+  G_OBJECT_CLASS (aio_rw_lock_parent_class)->finalize (object);
+}
+
+static void
+aio_rw_lock_get_property (GObject    *object,
+                          guint       prop_id,
+                          GValue     *value,
+                          GParamSpec *pspec)
+{
+  AioRwLock *self = AIO_RW_LOCK (object);
+
+  switch (prop_id)
+    {
+    case PROP_POLICY:
+      g_value_set_enum (value, aio_rw_lock_get_policy (self));
+      break;
+    case PROP_READERS:
+      g_value_set_uint (value, aio_rw_lock_get_readers (self));
+      break;
+    case PROP_READ_LOCKED:
+      g_value_set_boolean (value, aio_rw_lock_is_read_locked (self));
+      break;
+    case PROP_WRITE_LOCKED:
+      g_value_set_boolean (value, aio_rw_lock_is_write_locked (self));
+      break;
+    case PROP_PENDING_READERS:
+      g_value_set_uint (value, aio_rw_lock_get_pending_readers (self));
+      break;
+    case PROP_PENDING_WRITERS:
+      g_value_set_uint (value, aio_rw_lock_get_pending_writers (self));
+      break;
+    case PROP_CLOSED:
+      g_value_set_boolean (value, aio_rw_lock_is_closed (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+aio_rw_lock_set_property (GObject      *object,
+                          guint         prop_id,
+                          const GValue *value,
+                          GParamSpec   *pspec)
+{
+  AioRwLock *self = AIO_RW_LOCK (object);
+
+  switch (prop_id)
+    {
+    case PROP_POLICY:
+      self->state.policy = g_value_get_enum (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+aio_rw_lock_class_init (AioRwLockClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = aio_rw_lock_finalize;
+  object_class->get_property = aio_rw_lock_get_property;
+  object_class->set_property = aio_rw_lock_set_property;
+
+  /**
+   * AioRwLock:policy: (getter get_policy)
+   *
+   * Who may enter next; see [enum@Aio.RwLockPolicy]. Set at construction.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_POLICY] =
+    g_param_spec_enum ("policy", NULL, NULL,
+                       AIO_TYPE_RW_LOCK_POLICY,
+                       AIO_RW_LOCK_POLICY_FAIR,
+                       (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AioRwLock:readers: (getter get_readers)
+   *
+   * The number of read holds now, an UPGRADABLE_READ hold included. Guards
+   * that re-entered one hold count once.
+   *
+   * Like every state property this is a snapshot: the state changes on any
+   * thread, so no change notification is emitted.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_READERS] =
+    g_param_spec_uint ("readers", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AioRwLock:read-locked: (getter is_read_locked)
+   *
+   * Whether any read hold (READ or UPGRADABLE_READ) exists now.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_READ_LOCKED] =
+    g_param_spec_boolean ("read-locked", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AioRwLock:write-locked: (getter is_write_locked)
+   *
+   * Whether a writer holds the lock now.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_WRITE_LOCKED] =
+    g_param_spec_boolean ("write-locked", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AioRwLock:pending-readers: (getter get_pending_readers)
+   *
+   * The number of waiting READ and UPGRADABLE_READ requests.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PENDING_READERS] =
+    g_param_spec_uint ("pending-readers", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AioRwLock:pending-writers: (getter get_pending_writers)
+   *
+   * The number of waiting WRITE requests and pending upgrades.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PENDING_WRITERS] =
+    g_param_spec_uint ("pending-writers", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AioRwLock:closed: (getter is_closed)
+   *
+   * Whether [method@Aio.RwLock.close] was called.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CLOSED] =
+    g_param_spec_boolean ("closed", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+aio_rw_lock_init (AioRwLock *self)
+{
+  g_mutex_init (&self->mutex);
+  aio_rw_lock_state_init (&self->state, AIO_RW_LOCK_POLICY_FAIR);
+}
+
+/* ---- Public API ---- */
+
+/**
+ * aio_rw_lock_new:
+ *
+ * Creates a lock with the %AIO_RW_LOCK_POLICY_FAIR policy. Creating a lock
+ * needs no main loop and binds it to no main context.
+ *
+ * Returns: (transfer full): a new lock
+ *
+ * Since: 1.0
+ */
+AioRwLock *
+aio_rw_lock_new (void)
+{
+  return g_object_new (AIO_TYPE_RW_LOCK, NULL);
+}
+
+/**
+ * aio_rw_lock_new_with_policy:
+ * @policy: who may enter next
+ *
+ * Creates a lock with @policy; use %AIO_RW_LOCK_POLICY_PREFER_WRITERS for
+ * the ordering of Python's aiorwlock.
+ *
+ * Returns: (transfer full): a new lock
+ *
+ * Since: 1.0
+ */
+AioRwLock *
+aio_rw_lock_new_with_policy (AioRwLockPolicy policy)
+{
+  g_return_val_if_fail (policy <= AIO_RW_LOCK_POLICY_PREFER_READERS, NULL);
+
+  return g_object_new (AIO_TYPE_RW_LOCK, "policy", policy, NULL);
+}
+
+static void
+acquire_async (AioRwLock           *self,
+               AioRwLockMode        mode,
+               int                  timeout_msec,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data,
+               gpointer             source_tag)
+{
+  g_autoptr(GTask) task = NULL;
+  AioRwLockWaiter *waiter;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  /* A grant cancelled before its callback is handed back by the lock and
+   * reported by _finish: GTask's own check would strand it in the task. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "Operation was cancelled");
+      return;
+    }
+
+  /* The waiter owns the task from here; the lock owns the waiter until it
+   * is delivered. */
+  waiter = aio_rw_lock_waiter_new (self, mode, cancellable, g_steal_pointer (&task));
+  aio_rw_lock_waiter_connect (waiter);
+
+  g_mutex_lock (&self->mutex);
+  submit_locked (self, waiter, timeout_msec);
+  g_mutex_unlock (&self->mutex);
+}
+
+static AioRwLockGuard *
+acquire_finish (AioRwLock     *self,
+                GAsyncResult  *result,
+                GError       **error)
+{
+  AioRwLockGuard *guard;
+
+  guard = g_task_propagate_pointer (G_TASK (result), error);
+
+  /* Cancelled after the grant was queued for delivery: hand it back now and
+   * report the cancellation; a cancelled request never reports success. */
+  if (guard != NULL && g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
+    {
+      aio_rw_lock_guard_unref (guard);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+      return NULL;
+    }
+
+  return guard;
+}
+
+/**
+ * aio_rw_lock_acquire_read_async:
+ * @self: a lock
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the lock is read-held, or the request failed
+ * @user_data: data for @callback
+ *
+ * Asks for a READ hold: shared with other readers and one UPGRADABLE_READ
+ * hold. @callback runs in the thread-default main context of the calling
+ * thread, at `G_PRIORITY_DEFAULT`, never before this function returns; it
+ * calls [method@Aio.RwLock.acquire_read_finish] for the guard.
+ *
+ * The request is granted at once if the policy lets it in now; otherwise it
+ * waits in the queue. Cancelling @cancellable before @callback runs makes
+ * the request fail with `G_IO_ERROR_CANCELLED`, even if the lock was
+ * already granted (the grant is then handed to the next waiters). On a
+ * closed lock it fails with %AIO_RW_LOCK_ERROR_CLOSED.
+ *
+ * Since: 1.0
+ */
+void
+aio_rw_lock_acquire_read_async (AioRwLock           *self,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_return_if_fail (AIO_IS_RW_LOCK (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  acquire_async (self, AIO_RW_LOCK_MODE_READ, -1, cancellable, callback, user_data,
+                 aio_rw_lock_acquire_read_async);
+}
+
+/**
+ * aio_rw_lock_acquire_read_finish:
+ * @self: a lock
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Aio.RwLock.acquire_read_async].
+ *
+ * Returns: (transfer full): a READ guard, or `NULL` with @error set
+ *
+ * Since: 1.0
+ */
+AioRwLockGuard *
+aio_rw_lock_acquire_read_finish (AioRwLock     *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_acquire_read_async), NULL);
+
+  return acquire_finish (self, result, error);
+}
+
+/**
+ * aio_rw_lock_acquire_write_async:
+ * @self: a lock
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the lock is write-held, or the request failed
+ * @user_data: data for @callback
+ *
+ * Asks for a WRITE hold: the lock held by nobody else. Completion,
+ * cancellation and closing work as for [method@Aio.RwLock.acquire_read_async];
+ * @callback calls [method@Aio.RwLock.acquire_write_finish] for the guard.
+ *
+ * Since: 1.0
+ */
+void
+aio_rw_lock_acquire_write_async (AioRwLock           *self,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (AIO_IS_RW_LOCK (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  acquire_async (self, AIO_RW_LOCK_MODE_WRITE, -1, cancellable, callback, user_data,
+                 aio_rw_lock_acquire_write_async);
+}
+
+/**
+ * aio_rw_lock_acquire_write_finish:
+ * @self: a lock
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Aio.RwLock.acquire_write_async].
+ *
+ * Returns: (transfer full): a WRITE guard, or `NULL` with @error set
+ *
+ * Since: 1.0
+ */
+AioRwLockGuard *
+aio_rw_lock_acquire_write_finish (AioRwLock     *self,
+                                  GAsyncResult  *result,
+                                  GError       **error)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_acquire_write_async), NULL);
+
+  return acquire_finish (self, result, error);
+}
+
+/**
+ * aio_rw_lock_acquire_async:
+ * @self: a lock
+ * @mode: the mode of the hold
+ * @timeout_msec: how long to wait, in milliseconds: -1 for no limit, 0 for
+ *   "only if it can be granted at once"
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the lock is held, or the request failed
+ * @user_data: data for @callback
+ *
+ * The general form of [method@Aio.RwLock.acquire_read_async] and
+ * [method@Aio.RwLock.acquire_write_async]: any @mode, including
+ * %AIO_RW_LOCK_MODE_UPGRADABLE_READ, and an optional deadline. A request
+ * still waiting when the deadline passes fails with `G_IO_ERROR_TIMED_OUT`;
+ * a deadline never revokes a grant already made. @callback calls
+ * [method@Aio.RwLock.acquire_finish].
+ *
+ * Since: 1.0
+ */
+void
+aio_rw_lock_acquire_async (AioRwLock           *self,
+                           AioRwLockMode        mode,
+                           int                  timeout_msec,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_return_if_fail (AIO_IS_RW_LOCK (self));
+  g_return_if_fail (mode_is_valid (mode));
+  g_return_if_fail (timeout_msec >= -1);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  acquire_async (self, mode, timeout_msec, cancellable, callback, user_data,
+                 aio_rw_lock_acquire_async);
+}
+
+/**
+ * aio_rw_lock_acquire_finish:
+ * @self: a lock
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Aio.RwLock.acquire_async].
+ *
+ * Returns: (transfer full): a guard in the requested mode, or `NULL` with
+ *   @error set
+ *
+ * Since: 1.0
+ */
+AioRwLockGuard *
+aio_rw_lock_acquire_finish (AioRwLock     *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_acquire_async), NULL);
+
+  return acquire_finish (self, result, error);
+}
+
+/**
+ * aio_rw_lock_acquire:
+ * @self: a lock
+ * @mode: the mode of the hold
+ * @timeout_msec: how long to wait, in milliseconds: -1 for no limit, 0 for
+ *   "only if it can be granted at once"
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Acquires the lock, blocking the calling thread until it is granted: for
+ * worker threads (in g_task_run_in_thread(), for example), never for a
+ * thread that runs a main loop the holders need. The request waits in the
+ * same queue as the async ones. Cancelling @cancellable from another
+ * thread wakes it with `G_IO_ERROR_CANCELLED`; an expired deadline gives
+ * `G_IO_ERROR_TIMED_OUT`; a closed lock %AIO_RW_LOCK_ERROR_CLOSED.
+ *
+ * Returns: (transfer full): a guard, or `NULL` with @error set
+ *
+ * Since: 1.0
+ */
+AioRwLockGuard *
+aio_rw_lock_acquire (AioRwLock     *self,
+                     AioRwLockMode  mode,
+                     int            timeout_msec,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  AioRwLockWaiter *waiter;
+  gint64 end_time = -1;
+  AioRwLockGuard *guard;
+  GCond cond;
+
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
+  g_return_val_if_fail (mode_is_valid (mode), NULL);
+  g_return_val_if_fail (timeout_msec >= -1, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  if (timeout_msec > 0)
+    end_time = g_get_monotonic_time () + (gint64) timeout_msec * G_TIME_SPAN_MILLISECOND;
+
+  g_cond_init (&cond);
+  waiter = aio_rw_lock_waiter_new (self, mode, cancellable, NULL);
+  waiter->cond = &cond;
+  aio_rw_lock_waiter_connect (waiter);
+
+  g_mutex_lock (&self->mutex);
+  submit_locked (self, waiter, timeout_msec);
+  g_mutex_unlock (&self->mutex);
+
+  guard = aio_rw_lock_waiter_wait (waiter, end_time, error);
+  g_cond_clear (&cond);
+
+  return guard;
+}
+
+static AioRwLockGuard *
+try_acquire (AioRwLock     *self,
+             AioRwLockMode  mode)
+{
+  gboolean entered;
+
+  g_mutex_lock (&self->mutex);
+  entered = aio_rw_lock_state_try_enter (&self->state, mode);
+  g_mutex_unlock (&self->mutex);
+
+  return entered ? aio_rw_lock_guard_new_granted (self, mode) : NULL;
+}
+
+/**
+ * aio_rw_lock_try_acquire_read:
+ * @self: a lock
+ *
+ * Takes a READ hold if the policy lets a new reader in now, without
+ * waiting and without a main-loop round trip (the `fast` path of Python's
+ * aiorwlock). Under %AIO_RW_LOCK_POLICY_FAIR that needs an empty queue.
+ *
+ * Returns: (transfer full) (nullable): a READ guard, or `NULL` if the
+ *   request would have to wait or the lock is closed
+ *
+ * Since: 1.0
+ */
+AioRwLockGuard *
+aio_rw_lock_try_acquire_read (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
+
+  return try_acquire (self, AIO_RW_LOCK_MODE_READ);
+}
+
+/**
+ * aio_rw_lock_try_acquire_write:
+ * @self: a lock
+ *
+ * Takes a WRITE hold if nobody holds the lock and the policy lets a new
+ * writer in now, without waiting.
+ *
+ * Returns: (transfer full) (nullable): a WRITE guard, or `NULL` if the
+ *   request would have to wait or the lock is closed
+ *
+ * Since: 1.0
+ */
+AioRwLockGuard *
+aio_rw_lock_try_acquire_write (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
+
+  return try_acquire (self, AIO_RW_LOCK_MODE_WRITE);
+}
+
+/**
+ * aio_rw_lock_close:
+ * @self: a lock
+ *
+ * Closes the lock: every waiting request, pending upgrades included, fails
+ * with %AIO_RW_LOCK_ERROR_CLOSED (from its own main context, as always),
+ * and so does every later acquisition; try-locks return `NULL`. Holders
+ * keep their guards until they release them, and may still re-enter and
+ * downgrade them. Closing a closed lock does nothing.
+ *
+ * Since: 1.0
+ */
+void
+aio_rw_lock_close (AioRwLock *self)
+{
+  AioRwLockRequest *request;
+
+  g_return_if_fail (AIO_IS_RW_LOCK (self));
+
+  g_mutex_lock (&self->mutex);
+  aio_rw_lock_state_close (&self->state);
+  while ((request = aio_rw_lock_state_pop_any (&self->state)) != NULL)
+    aio_rw_lock_waiter_fail_locked ((AioRwLockWaiter *) request,
+                                    AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED,
+                                    "The lock is closed");
+  g_mutex_unlock (&self->mutex);
+}
+
+/**
+ * aio_rw_lock_get_policy:
+ * @self: a lock
+ *
+ * Gets the [property@Aio.RwLock:policy] of @self.
+ *
+ * Returns: the policy
+ *
+ * Since: 1.0
+ */
+AioRwLockPolicy
+aio_rw_lock_get_policy (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), AIO_RW_LOCK_POLICY_FAIR);
+
+  return self->state.policy;
+}
+
+#define SNAPSHOT(self, type, expr)                 \
+  G_STMT_START {                                   \
+    type snapshot_;                                \
+    g_mutex_lock (&(self)->mutex);                 \
+    snapshot_ = (expr);                            \
+    g_mutex_unlock (&(self)->mutex);               \
+    return snapshot_;                              \
+  } G_STMT_END
+
+/**
+ * aio_rw_lock_get_readers:
+ * @self: a lock
+ *
+ * Gets the [property@Aio.RwLock:readers] of @self: the read holds now.
+ *
+ * Returns: the number of read holds
+ *
+ * Since: 1.0
+ */
+guint
+aio_rw_lock_get_readers (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), 0);
+
+  SNAPSHOT (self, guint, aio_rw_lock_state_readers (&self->state));
+}
+
+/**
+ * aio_rw_lock_is_read_locked:
+ * @self: a lock
+ *
+ * Gets the [property@Aio.RwLock:read-locked] of @self.
+ *
+ * Returns: whether any read hold exists now
+ *
+ * Since: 1.0
+ */
+gboolean
+aio_rw_lock_is_read_locked (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
+
+  SNAPSHOT (self, gboolean, aio_rw_lock_state_readers (&self->state) > 0);
+}
+
+/**
+ * aio_rw_lock_is_write_locked:
+ * @self: a lock
+ *
+ * Gets the [property@Aio.RwLock:write-locked] of @self.
+ *
+ * Returns: whether a writer holds the lock now
+ *
+ * Since: 1.0
+ */
+gboolean
+aio_rw_lock_is_write_locked (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
+
+  SNAPSHOT (self, gboolean, self->state.writer);
+}
+
+/**
+ * aio_rw_lock_get_pending_readers:
+ * @self: a lock
+ *
+ * Gets the [property@Aio.RwLock:pending-readers] of @self.
+ *
+ * Returns: the number of waiting READ and UPGRADABLE_READ requests
+ *
+ * Since: 1.0
+ */
+guint
+aio_rw_lock_get_pending_readers (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), 0);
+
+  SNAPSHOT (self, guint, aio_rw_lock_state_pending_readers (&self->state));
+}
+
+/**
+ * aio_rw_lock_get_pending_writers:
+ * @self: a lock
+ *
+ * Gets the [property@Aio.RwLock:pending-writers] of @self.
+ *
+ * Returns: the number of waiting WRITE requests and pending upgrades
+ *
+ * Since: 1.0
+ */
+guint
+aio_rw_lock_get_pending_writers (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), 0);
+
+  SNAPSHOT (self, guint, aio_rw_lock_state_pending_writers (&self->state));
+}
+
+/**
+ * aio_rw_lock_is_closed:
+ * @self: a lock
+ *
+ * Gets the [property@Aio.RwLock:closed] of @self.
+ *
+ * Returns: whether the lock was closed
+ *
+ * Since: 1.0
+ */
+gboolean
+aio_rw_lock_is_closed (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
+
+  SNAPSHOT (self, gboolean, self->state.closed);
+}
