@@ -104,7 +104,10 @@ may_enter (const AioRwLockState *state,
         return TRUE;
       if (mode == AIO_RW_LOCK_MODE_UPGRADABLE_READ)
         return !ahead->upgradable;
-      return !ahead->writer;
+      /* A writer lets every waiting reader go first, wherever it is queued. */
+      return !ahead->writer &&
+             !queue_waits (state, AIO_RW_LOCK_MODE_READ) &&
+             !queue_waits (state, AIO_RW_LOCK_MODE_UPGRADABLE_READ);
 
     default:
       g_assert_not_reached ();

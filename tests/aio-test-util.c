@@ -1,0 +1,156 @@
+/* aio-test-util.c: helpers shared by the C tests
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "aio-test-util.h"
+
+guint aio_test_completions;
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs @context until *@flag is set; fails the test after the deadline. */
+void
+aio_test_iterate_until (GMainContext *context,
+                        gboolean     *flag)
+{
+  gboolean expired = FALSE;
+  GSource *deadline = g_timeout_source_new_seconds (AIO_TEST_DEADLINE_SEC);
+
+  g_source_set_callback (deadline, on_deadline, &expired, NULL);
+  g_source_attach (deadline, context);
+
+  while (!*flag && !expired)
+    g_main_context_iteration (context, TRUE);
+
+  g_source_destroy (deadline);
+  g_source_unref (deadline);
+
+  if (!*flag)
+    g_error ("timed out after %d s waiting for a callback", AIO_TEST_DEADLINE_SEC);
+}
+
+/* Dispatches what is due on @context now, without blocking. */
+void
+aio_test_iterate_pending (GMainContext *context)
+{
+  /* A completion can take two iterations (a GTask returned in the same
+   * microsecond as it was created defers once more). */
+  for (guint i = 0; i < 3; i++)
+    while (g_main_context_iteration (context, FALSE))
+      ;
+}
+
+void
+aio_test_on_acquired (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Request *request = user_data;
+
+  g_assert_false (request->done);
+  g_assert_true (AIO_IS_RW_LOCK (source));
+
+  if (g_async_result_is_tagged (result, aio_rw_lock_acquire_read_async))
+    request->guard = aio_rw_lock_acquire_read_finish (AIO_RW_LOCK (source), result, &request->error);
+  else if (g_async_result_is_tagged (result, aio_rw_lock_acquire_write_async))
+    request->guard = aio_rw_lock_acquire_write_finish (AIO_RW_LOCK (source), result, &request->error);
+  else
+    request->guard = aio_rw_lock_acquire_finish (AIO_RW_LOCK (source), result, &request->error);
+
+  g_assert_true ((request->guard == NULL) != (request->error == NULL));
+  request->order = ++aio_test_completions;
+  request->thread = g_thread_self ();
+  request->done = TRUE;
+}
+
+void
+aio_test_on_upgraded (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Request *request = user_data;
+
+  g_assert_false (request->done);
+  g_assert_true (AIO_IS_RW_LOCK (source));
+
+  request->upgraded = aio_rw_lock_guard_upgrade_finish (request->guard, result, &request->error);
+  g_assert_true (request->upgraded == (request->error == NULL));
+  request->order = ++aio_test_completions;
+  request->thread = g_thread_self ();
+  request->done = TRUE;
+}
+
+void
+aio_test_acquire (AioRwLock     *lock,
+                  AioRwLockMode  mode,
+                  int            timeout_msec,
+                  GCancellable  *cancellable,
+                  Request       *request)
+{
+  aio_rw_lock_acquire_async (lock, mode, timeout_msec, cancellable,
+                             aio_test_on_acquired, request);
+  /* Never completes before the call returns. */
+  g_assert_false (request->done);
+}
+
+void
+aio_test_wait (Request *request)
+{
+  aio_test_iterate_until (g_main_context_get_thread_default (), &request->done);
+}
+
+void
+aio_test_release (Request *request)
+{
+  g_assert_nonnull (request->guard);
+  aio_rw_lock_guard_release (request->guard);
+  g_clear_pointer (&request->guard, aio_rw_lock_guard_unref);
+}
+
+void
+aio_test_request_clear (Request *request)
+{
+  g_clear_pointer (&request->guard, aio_rw_lock_guard_unref);
+  g_clear_error (&request->error);
+  request->done = FALSE;
+  request->upgraded = FALSE;
+}
+
+void
+aio_test_assert_state (AioRwLock *lock,
+                       guint      readers,
+                       gboolean   write_locked,
+                       guint      pending_readers,
+                       guint      pending_writers)
+{
+  guint p_readers, p_pending_readers, p_pending_writers;
+  gboolean p_read_locked, p_write_locked;
+
+  g_assert_cmpuint (aio_rw_lock_get_readers (lock), ==, readers);
+  g_assert_cmpint (aio_rw_lock_is_read_locked (lock), ==, readers > 0);
+  g_assert_cmpint (aio_rw_lock_is_write_locked (lock), ==, write_locked);
+  g_assert_cmpuint (aio_rw_lock_get_pending_readers (lock), ==, pending_readers);
+  g_assert_cmpuint (aio_rw_lock_get_pending_writers (lock), ==, pending_writers);
+
+  /* The properties say the same as the getters. */
+  g_object_get (lock,
+                "readers", &p_readers,
+                "read-locked", &p_read_locked,
+                "write-locked", &p_write_locked,
+                "pending-readers", &p_pending_readers,
+                "pending-writers", &p_pending_writers,
+                NULL);
+  g_assert_cmpuint (p_readers, ==, readers);
+  g_assert_cmpint (p_read_locked, ==, readers > 0);
+  g_assert_cmpint (p_write_locked, ==, write_locked);
+  g_assert_cmpuint (p_pending_readers, ==, pending_readers);
+  g_assert_cmpuint (p_pending_writers, ==, pending_writers);
+}
