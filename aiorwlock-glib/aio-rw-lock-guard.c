@@ -301,7 +301,7 @@ reenter_refusal (AioRwLockMode have,
 {
   if (want == AIO_RW_LOCK_MODE_WRITE && have == AIO_RW_LOCK_MODE_READ)
     return "Cannot upgrade a read hold to write";
-  if (want == AIO_RW_LOCK_MODE_WRITE)
+  if (want == AIO_RW_LOCK_MODE_WRITE && have == AIO_RW_LOCK_MODE_UPGRADABLE_READ)
     return "Cannot re-enter an upgradable read hold as write; upgrade it with aio_rw_lock_guard_upgrade_async()";
   if (want == AIO_RW_LOCK_MODE_UPGRADABLE_READ && have == AIO_RW_LOCK_MODE_READ)
     return "Cannot re-enter a read hold as upgradable read";

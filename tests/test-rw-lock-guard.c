@@ -1,2 +1,462 @@
+/* test-rw-lock-guard.c: re-entry, downgrade and upgrade
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
 #include "aio-test-util.h"
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+
+#define READ AIO_RW_LOCK_MODE_READ
+#define WRITE AIO_RW_LOCK_MODE_WRITE
+#define UPGRADABLE AIO_RW_LOCK_MODE_UPGRADABLE_READ
+
+static AioRwLockGuard *
+acquire_now (AioRwLock     *lock,
+             AioRwLockMode  mode)
+{
+  g_autoptr(GError) error = NULL;
+  AioRwLockGuard *guard = aio_rw_lock_acquire (lock, mode, 0, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (guard);
+  return guard;
+}
+
+/* Which guard may re-enter which mode: READ from any; UPGRADABLE_READ from
+ * UPGRADABLE_READ or WRITE; WRITE from WRITE. */
+static void
+test_reenter_table (void)
+{
+  static const struct {
+    AioRwLockMode have;
+    AioRwLockMode want;
+    const char   *refusal;
+  } table[] = {
+    { READ, READ, NULL },
+    { READ, UPGRADABLE, "Cannot re-enter a read hold as upgradable read" },
+    { READ, WRITE, "Cannot upgrade a read hold to write" },
+    { UPGRADABLE, READ, NULL },
+    { UPGRADABLE, UPGRADABLE, NULL },
+    { UPGRADABLE, WRITE, "Cannot re-enter an upgradable read hold as write; upgrade it with aio_rw_lock_guard_upgrade_async()" },
+    { WRITE, READ, NULL },
+    { WRITE, UPGRADABLE, NULL },
+    { WRITE, WRITE, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (table); i++)
+    {
+      g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+      g_autoptr(AioRwLockGuard) guard = acquire_now (lock, table[i].have);
+      g_autoptr(AioRwLockGuard) again = NULL;
+      g_autoptr(GError) error = NULL;
+      guint readers = aio_rw_lock_get_readers (lock);
+      gboolean write_locked = aio_rw_lock_is_write_locked (lock);
+
+      again = aio_rw_lock_guard_reenter (guard, table[i].want, &error);
+      if (table[i].refusal != NULL)
+        {
+          g_assert_error (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK);
+          g_assert_cmpstr (error->message, ==, table[i].refusal);
+          g_assert_null (again);
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_nonnull (again);
+          g_assert_cmpint (aio_rw_lock_guard_get_mode (again), ==, table[i].want);
+          g_assert_true (aio_rw_lock_guard_get_lock (again) == lock);
+        }
+
+      /* Sharing a hold changes nothing the lock counts. */
+      g_assert_cmpuint (aio_rw_lock_get_readers (lock), ==, readers);
+      g_assert_cmpint (aio_rw_lock_is_write_locked (lock), ==, write_locked);
+      g_assert_true (aio_rw_lock_guard_is_held (guard));
+    }
+}
+
+/* Re-entry is granted at once even while writers wait (FAIR would queue
+ * a new reader), so code holding the lock cannot deadlock itself. */
+static void
+test_reenter_while_writer_waits (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *reader = acquire_now (lock, READ);
+  AioRwLockGuard *again;
+  g_autoptr(GError) error = NULL;
+  Request w = { 0 };
+
+  aio_test_acquire (lock, WRITE, -1, NULL, &w);
+  g_assert_null (aio_rw_lock_try_acquire_read (lock));
+  again = aio_rw_lock_guard_reenter (reader, READ, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (again);
+
+  /* The hold ends with its last guard. */
+  aio_rw_lock_guard_unref (reader);
+  aio_test_assert_state (lock, 1, FALSE, 0, 1);
+  aio_rw_lock_guard_unref (again);
+  aio_test_wait (&w);
+  aio_test_assert_granted (&w);
+  aio_test_release (&w);
+}
+
+/* Releasing the WRITE guard of a hold that still has READ guards leaves it
+ * read-held, and readers the policy allows enter at once. */
+static void
+test_reenter_release_write_keeps_read (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *writer = acquire_now (lock, WRITE);
+  g_autoptr(AioRwLockGuard) reader = NULL;
+  g_autoptr(GError) error = NULL;
+  Request r = { 0 }, w = { 0 };
+
+  reader = aio_rw_lock_guard_reenter (writer, READ, &error);
+  g_assert_no_error (error);
+  aio_test_acquire (lock, READ, -1, NULL, &r);
+  aio_test_acquire (lock, WRITE, -1, NULL, &w);
+  aio_test_assert_state (lock, 0, TRUE, 1, 1);
+
+  aio_rw_lock_guard_release (writer);
+  aio_rw_lock_guard_unref (writer);
+  aio_test_assert_state (lock, 2, FALSE, 0, 1);
+  aio_test_wait (&r);
+  aio_test_assert_granted (&r);
+
+  aio_test_release (&r);
+  aio_rw_lock_guard_release (reader);
+  aio_test_wait (&w);
+  aio_test_assert_granted (&w);
+  aio_test_release (&w);
+}
+
+static void
+test_reenter_released (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) guard = acquire_now (lock, WRITE);
+  g_autoptr(GError) error = NULL;
+
+  aio_rw_lock_guard_release (guard);
+  g_assert_false (aio_rw_lock_guard_is_held (guard));
+  g_assert_null (aio_rw_lock_guard_reenter (guard, READ, &error));
+  g_assert_error (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+/* Downgrade is atomic and lets the queued readers in at once; a writer
+ * behind them keeps waiting. */
+static void
+test_downgrade (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) writer = acquire_now (lock, WRITE);
+  Request r1 = { 0 }, r2 = { 0 }, w = { 0 };
+
+  aio_test_acquire (lock, READ, -1, NULL, &r1);
+  aio_test_acquire (lock, READ, -1, NULL, &r2);
+  aio_test_acquire (lock, WRITE, -1, NULL, &w);
+
+  aio_rw_lock_guard_downgrade (writer);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (writer), ==, READ);
+  aio_test_assert_state (lock, 3, FALSE, 0, 1);
+  aio_test_wait (&r1);
+  aio_test_wait (&r2);
+  aio_test_assert_granted (&r1);
+  aio_test_assert_granted (&r2);
+
+  aio_rw_lock_guard_downgrade (writer);  /* READ: nothing to do */
+  aio_test_assert_state (lock, 3, FALSE, 0, 1);
+
+  aio_test_release (&r1);
+  aio_test_release (&r2);
+  aio_rw_lock_guard_release (writer);
+  aio_test_wait (&w);
+  aio_test_release (&w);
+}
+
+static void
+test_downgrade_upgradable (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) upgradable = acquire_now (lock, UPGRADABLE);
+  g_autoptr(AioRwLockGuard) other = NULL;
+
+  g_assert_null (aio_rw_lock_try_acquire_write (lock));
+  aio_rw_lock_guard_downgrade (upgradable);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (upgradable), ==, READ);
+  other = acquire_now (lock, UPGRADABLE);  /* the slot is free again */
+  aio_test_assert_state (lock, 2, FALSE, 0, 0);
+}
+
+/* Only one UPGRADABLE_READ hold at a time; it shares with readers. */
+static void
+test_one_upgradable (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *u1 = acquire_now (lock, UPGRADABLE);
+  g_autoptr(AioRwLockGuard) r = acquire_now (lock, READ);
+  Request u2 = { 0 };
+
+  aio_test_acquire (lock, UPGRADABLE, -1, NULL, &u2);
+  aio_test_iterate_pending (NULL);
+  g_assert_false (u2.done);
+  aio_test_assert_state (lock, 2, FALSE, 1, 0);
+
+  aio_rw_lock_guard_unref (u1);
+  aio_test_wait (&u2);
+  aio_test_assert_granted (&u2);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (u2.guard), ==, UPGRADABLE);
+  aio_test_release (&u2);
+}
+
+/* An upgrade waits for the other readers to leave and goes before writers
+ * that were already queued; new readers wait behind it. */
+static void
+test_upgrade_waits_for_readers (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  Request up = { 0 }, w = { 0 }, r_late = { 0 };
+  AioRwLockGuard *reader = acquire_now (lock, READ);
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  aio_test_acquire (lock, WRITE, -1, NULL, &w);
+
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &up);
+  g_assert_false (up.done);
+  aio_test_acquire (lock, READ, -1, NULL, &r_late);
+  aio_test_assert_state (lock, 2, FALSE, 1, 2);
+  aio_test_iterate_pending (NULL);
+  g_assert_false (up.done);
+
+  aio_rw_lock_guard_unref (reader);
+  aio_test_assert_state (lock, 0, TRUE, 1, 1);
+  aio_test_wait (&up);
+  g_assert_no_error (up.error);
+  g_assert_true (up.upgraded);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (up.guard), ==, WRITE);
+  g_assert_false (w.done);
+
+  aio_test_release (&up);
+  aio_test_wait (&w);
+  aio_test_assert_granted (&w);
+  g_assert_false (r_late.done);
+  aio_test_release (&w);
+  aio_test_wait (&r_late);
+  aio_test_release (&r_late);
+}
+
+/* With no other reader the upgrade is granted at once (still completed
+ * from the main loop); a WRITE guard "upgrades" without change. */
+static void
+test_upgrade_immediate (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  Request up = { 0 }, again = { 0 };
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &up);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+  g_assert_false (up.done);
+  aio_test_wait (&up);
+  g_assert_true (up.upgraded);
+
+  again.guard = aio_rw_lock_guard_ref (up.guard);
+  aio_rw_lock_guard_upgrade_async (again.guard, NULL, aio_test_on_upgraded, &again);
+  aio_test_wait (&again);
+  g_assert_true (again.upgraded);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+
+  aio_test_release (&up);
+  g_clear_pointer (&again.guard, aio_rw_lock_guard_unref);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+static void
+upgrade_and_wait (AioRwLockGuard *guard,
+                  GCancellable   *cancellable,
+                  Request        *request)
+{
+  request->guard = aio_rw_lock_guard_ref (guard);
+  aio_rw_lock_guard_upgrade_async (guard, cancellable, aio_test_on_upgraded, request);
+  aio_test_wait (request);
+}
+
+static void
+test_upgrade_refused (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) reader = acquire_now (lock, READ);
+  g_autoptr(AioRwLockGuard) released = acquire_now (lock, UPGRADABLE);
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  Request a = { 0 }, b = { 0 }, c = { 0 };
+
+  upgrade_and_wait (reader, NULL, &a);
+  g_assert_error (a.error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (reader), ==, READ);
+
+  g_cancellable_cancel (cancelled);
+  upgrade_and_wait (released, cancelled, &c);
+  g_assert_error (c.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (released), ==, UPGRADABLE);
+
+  aio_rw_lock_guard_release (released);
+  upgrade_and_wait (released, NULL, &b);
+  g_assert_error (b.error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+
+  aio_test_request_clear (&a);
+  aio_test_request_clear (&b);
+  aio_test_request_clear (&c);
+}
+
+/* A cancelled upgrade leaves the guard as it was, whether it was waiting
+ * or already granted; whoever it blocked goes in. */
+static void
+test_upgrade_cancelled_while_waiting (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  AioRwLockGuard *reader = acquire_now (lock, READ);
+  Request up = { 0 }, r = { 0 };
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_guard_upgrade_async (up.guard, cancellable, aio_test_on_upgraded, &up);
+  aio_test_acquire (lock, READ, -1, NULL, &r);  /* waits behind the upgrade */
+  aio_test_assert_state (lock, 2, FALSE, 1, 1);
+
+  g_cancellable_cancel (cancellable);
+  aio_test_assert_state (lock, 3, FALSE, 0, 0);
+  aio_test_wait (&up);
+  aio_test_wait (&r);
+  g_assert_error (up.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (up.upgraded);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (up.guard), ==, UPGRADABLE);
+  aio_test_assert_granted (&r);
+
+  aio_test_release (&r);
+  aio_test_release (&up);
+  aio_rw_lock_guard_unref (reader);
+}
+
+static void
+test_upgrade_cancelled_after_grant (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  AioRwLockGuard *reader = acquire_now (lock, READ);
+  Request up = { 0 }, r = { 0 };
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_guard_upgrade_async (up.guard, cancellable, aio_test_on_upgraded, &up);
+  aio_test_acquire (lock, READ, -1, NULL, &r);
+  aio_rw_lock_guard_unref (reader);
+  aio_test_assert_state (lock, 0, TRUE, 1, 0);   /* granted */
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (up.guard), ==, WRITE);
+
+  g_cancellable_cancel (cancellable);
+  aio_test_assert_state (lock, 2, FALSE, 0, 0);  /* handed back, r let in */
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (up.guard), ==, UPGRADABLE);
+  aio_test_wait (&up);
+  g_assert_error (up.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  aio_test_wait (&r);
+  aio_test_assert_granted (&r);
+
+  aio_test_release (&r);
+  aio_test_release (&up);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+/* Releasing the guard while its upgrade waits fails the upgrade. */
+static void
+test_upgrade_guard_released (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) reader = acquire_now (lock, READ);
+  Request up = { 0 };
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &up);
+  aio_test_assert_state (lock, 2, FALSE, 0, 1);
+  aio_rw_lock_guard_release (up.guard);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  aio_test_wait (&up);
+  g_assert_error (up.error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+  aio_test_request_clear (&up);
+}
+
+/* A second upgrade of the same hold while one waits: PENDING. Closing the
+ * lock fails the waiting one; the guard stays UPGRADABLE_READ. */
+static void
+test_upgrade_pending_and_closed (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) reader = acquire_now (lock, READ);
+  g_autoptr(AioRwLockGuard) twin = NULL;
+  g_autoptr(GError) error = NULL;
+  Request up = { 0 }, second = { 0 }, after = { 0 };
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  twin = aio_rw_lock_guard_reenter (up.guard, UPGRADABLE, &error);
+  g_assert_no_error (error);
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &up);
+  upgrade_and_wait (twin, NULL, &second);
+  g_assert_error (second.error, G_IO_ERROR, G_IO_ERROR_PENDING);
+
+  aio_rw_lock_close (lock);
+  aio_test_wait (&up);
+  g_assert_error (up.error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (up.guard), ==, UPGRADABLE);
+  aio_test_assert_state (lock, 2, FALSE, 0, 0);
+
+  aio_rw_lock_guard_release (reader);
+  upgrade_and_wait (up.guard, NULL, &after);
+  g_assert_error (after.error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+
+  aio_test_request_clear (&up);
+  aio_test_request_clear (&second);
+  aio_test_request_clear (&after);
+}
+
+/* An UPGRADABLE_READ hold upgraded to WRITE and downgraded back to READ. */
+static void
+test_upgrade_then_downgrade (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  Request up = { 0 }, r = { 0 };
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &up);
+  aio_test_wait (&up);
+  g_assert_true (up.upgraded);
+  aio_test_acquire (lock, READ, -1, NULL, &r);
+  aio_rw_lock_guard_downgrade (up.guard);
+  aio_test_assert_state (lock, 2, FALSE, 0, 0);
+  aio_test_wait (&r);
+  aio_test_release (&r);
+  aio_test_release (&up);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/Aio/RwLock/guard/reenter/table", test_reenter_table);
+  g_test_add_func ("/Aio/RwLock/guard/reenter/while-writer-waits", test_reenter_while_writer_waits);
+  g_test_add_func ("/Aio/RwLock/guard/reenter/release-write-keeps-read", test_reenter_release_write_keeps_read);
+  g_test_add_func ("/Aio/RwLock/guard/reenter/released", test_reenter_released);
+  g_test_add_func ("/Aio/RwLock/guard/downgrade/write", test_downgrade);
+  g_test_add_func ("/Aio/RwLock/guard/downgrade/upgradable", test_downgrade_upgradable);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/one-upgradable", test_one_upgradable);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/waits-for-readers", test_upgrade_waits_for_readers);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/immediate", test_upgrade_immediate);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/refused", test_upgrade_refused);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/cancelled-while-waiting", test_upgrade_cancelled_while_waiting);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/cancelled-after-grant", test_upgrade_cancelled_after_grant);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/guard-released", test_upgrade_guard_released);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/pending-and-closed", test_upgrade_pending_and_closed);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/then-downgrade", test_upgrade_then_downgrade);
+
+  return g_test_run ();
+}
