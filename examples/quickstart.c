@@ -154,16 +154,6 @@ safety_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Whether the half-open intervals [a0, a1) and [b0, b1) share a moment. */
-static gboolean
-intervals_overlap (gint64 a0,
-                   gint64 a1,
-                   gint64 b0,
-                   gint64 b1)
-{
-  return a0 < b1 && b0 < a1;
-}
-
 /* How long the intervals [a0, a1) and [b0, b1) share, in µs. */
 static gint64
 overlap_us (gint64 a0,
@@ -286,8 +276,8 @@ main (int   argc,
         }
       max_readers = MAX (max_readers, concurrent);
 
-      if (intervals_overlap (a->acquired_at, a->released_at,
-                             writer->acquired_at, writer->released_at))
+      if (overlap_us (a->acquired_at, a->released_at,
+                      writer->acquired_at, writer->released_at) > 0)
         writer_alone = FALSE;
 
       /* FAIR: a reader that asked after the writer enters after it. */

@@ -1,2 +1,206 @@
+/* test-rw-lock-misuse.c: programmer errors log a critical and change nothing
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
 #include "aio-test-util.h"
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+
+#define READ AIO_RW_LOCK_MODE_READ
+#define WRITE AIO_RW_LOCK_MODE_WRITE
+
+#define expect_critical(pattern) \
+  g_test_expect_message ("Aio", G_LOG_LEVEL_CRITICAL, pattern)
+
+static void
+never_called (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_assert_not_reached ();
+}
+
+/* NULL and wrong-type arguments: criticals, nothing queued or granted. */
+static void
+test_bad_arguments (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GObject) not_a_lock = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr(GObject) not_a_cancellable = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr(GError) error = NULL;
+
+  expect_critical ("*AIO_IS_RW_LOCK*");
+  aio_rw_lock_acquire_read_async (NULL, NULL, never_called, NULL);
+  expect_critical ("*AIO_IS_RW_LOCK*");
+  aio_rw_lock_acquire_write_async ((AioRwLock *) not_a_lock, NULL, never_called, NULL);
+  expect_critical ("*G_IS_CANCELLABLE*");
+  aio_rw_lock_acquire_read_async (lock, (GCancellable *) not_a_cancellable, never_called, NULL);
+  expect_critical ("*mode_is_valid*");
+  aio_rw_lock_acquire_async (lock, (AioRwLockMode) 7, -1, NULL, never_called, NULL);
+  expect_critical ("*timeout_msec >= -1*");
+  aio_rw_lock_acquire_async (lock, READ, -2, NULL, never_called, NULL);
+  expect_critical ("*timeout_msec >= -1*");
+  g_assert_null (aio_rw_lock_acquire (lock, WRITE, -5, NULL, &error));
+  expect_critical ("*AIO_IS_RW_LOCK*");
+  g_assert_null (aio_rw_lock_try_acquire_read (NULL));
+  expect_critical ("*AIO_IS_RW_LOCK*");
+  g_assert_null (aio_rw_lock_try_acquire_write ((AioRwLock *) not_a_lock));
+  expect_critical ("*AIO_IS_RW_LOCK*");
+  aio_rw_lock_close (NULL);
+  expect_critical ("*AIO_IS_RW_LOCK*");
+  g_assert_cmpuint (aio_rw_lock_get_readers (NULL), ==, 0);
+  expect_critical ("*policy <=*");
+  g_assert_null (aio_rw_lock_new_with_policy ((AioRwLockPolicy) 9));
+  expect_critical ("*self != NULL*");
+  aio_rw_lock_guard_release (NULL);
+  expect_critical ("*self != NULL*");
+  g_assert_null (aio_rw_lock_guard_reenter (NULL, READ, &error));
+  expect_critical ("*self != NULL*");
+  aio_rw_lock_guard_upgrade_async (NULL, NULL, never_called, NULL);
+  g_test_assert_expected_messages ();
+
+  g_assert_no_error (error);
+  aio_test_iterate_pending (NULL);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+  g_assert_false (aio_rw_lock_is_closed (lock));
+}
+
+/* Releasing twice: a critical, and the other holders keep their holds. */
+static void
+test_double_release (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) a = aio_rw_lock_try_acquire_read (lock);
+  g_autoptr(AioRwLockGuard) b = aio_rw_lock_try_acquire_read (lock);
+
+  aio_rw_lock_guard_release (a);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  expect_critical ("*already released*");
+  aio_rw_lock_guard_release (a);
+  g_test_assert_expected_messages ();
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  g_assert_true (aio_rw_lock_guard_is_held (b));
+
+  expect_critical ("*already released*");
+  aio_rw_lock_guard_downgrade (a);
+  g_test_assert_expected_messages ();
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+}
+
+/* Downgrading a guard whose upgrade waits is refused. */
+static void
+test_downgrade_during_upgrade (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) reader = aio_rw_lock_try_acquire_read (lock);
+  Request up = { 0 };
+
+  up.guard = aio_rw_lock_acquire (lock, AIO_RW_LOCK_MODE_UPGRADABLE_READ, 0, NULL, NULL);
+  g_assert_nonnull (up.guard);
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &up);
+  expect_critical ("*upgrade is pending*");
+  aio_rw_lock_guard_downgrade (up.guard);
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (up.guard), ==, AIO_RW_LOCK_MODE_UPGRADABLE_READ);
+  aio_test_assert_state (lock, 2, FALSE, 0, 1);
+
+  aio_rw_lock_guard_release (reader);
+  aio_test_wait (&up);
+  g_assert_true (up.upgraded);
+  aio_test_release (&up);
+}
+
+typedef struct
+{
+  GAsyncResult *result;
+  gboolean      done;
+} SaveResult;
+
+static void
+save_result (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  SaveResult *save = user_data;
+
+  save->result = g_object_ref (result);
+  save->done = TRUE;
+}
+
+/* A result finished by the wrong lock or the wrong _finish is refused;
+ * the right one still works, and an unfinished result does not leak the
+ * hold. */
+static void
+test_wrong_finish (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLock) other = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) guard = NULL;
+  g_autoptr(GError) error = NULL;
+  SaveResult save = { 0 };
+
+  aio_rw_lock_acquire_write_async (lock, NULL, save_result, &save);
+  aio_test_iterate_until (NULL, &save.done);
+
+  expect_critical ("*g_task_is_valid*");
+  g_assert_null (aio_rw_lock_acquire_write_finish (other, save.result, &error));
+  expect_critical ("*is_tagged*");
+  g_assert_null (aio_rw_lock_acquire_read_finish (lock, save.result, &error));
+  expect_critical ("*is_tagged*");
+  g_assert_null (aio_rw_lock_acquire_finish (lock, save.result, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+
+  guard = aio_rw_lock_acquire_write_finish (lock, save.result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (guard);
+  g_clear_pointer (&guard, aio_rw_lock_guard_unref);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+  g_clear_object (&save.result);
+
+  /* Never finished: the guard inside the result goes with the task. */
+  save.done = FALSE;
+  aio_rw_lock_acquire_read_async (lock, NULL, save_result, &save);
+  aio_test_iterate_until (NULL, &save.done);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  g_clear_object (&save.result);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+/* An upgrade finished against another guard is refused. */
+static void
+test_wrong_upgrade_finish (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) up = aio_rw_lock_acquire (lock, AIO_RW_LOCK_MODE_UPGRADABLE_READ, 0, NULL, NULL);
+  g_autoptr(AioRwLockGuard) reader = aio_rw_lock_try_acquire_read (lock);
+  g_autoptr(GError) error = NULL;
+  SaveResult save = { 0 };
+
+  aio_rw_lock_guard_release (reader);
+  aio_rw_lock_guard_upgrade_async (up, NULL, save_result, &save);
+  aio_test_iterate_until (NULL, &save.done);
+
+  expect_critical ("*task_data*");
+  g_assert_false (aio_rw_lock_guard_upgrade_finish (reader, save.result, &error));
+  g_test_assert_expected_messages ();
+  g_assert_true (aio_rw_lock_guard_upgrade_finish (up, save.result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (up), ==, WRITE);
+  g_clear_object (&save.result);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/Aio/RwLock/misuse/bad-arguments", test_bad_arguments);
+  g_test_add_func ("/Aio/RwLock/misuse/double-release", test_double_release);
+  g_test_add_func ("/Aio/RwLock/misuse/downgrade-during-upgrade", test_downgrade_during_upgrade);
+  g_test_add_func ("/Aio/RwLock/misuse/wrong-finish", test_wrong_finish);
+  g_test_add_func ("/Aio/RwLock/misuse/wrong-upgrade-finish", test_wrong_upgrade_finish);
+
+  return g_test_run ();
+}

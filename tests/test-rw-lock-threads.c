@@ -1,2 +1,350 @@
+/* test-rw-lock-threads.c: blocking waiters, cross-thread release and
+ * cancellation, async waiters on several threads and main contexts
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
 #include "aio-test-util.h"
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+
+#define READ AIO_RW_LOCK_MODE_READ
+#define WRITE AIO_RW_LOCK_MODE_WRITE
+
+/* Polls (the lock is touched from several threads) until @cond holds. */
+#define wait_for(cond) \
+  G_STMT_START { \
+    gint64 end_ = g_get_monotonic_time () + AIO_TEST_DEADLINE_SEC * G_TIME_SPAN_SECOND; \
+    while (!(cond)) \
+      { \
+        if (g_get_monotonic_time () > end_) \
+          g_error ("timed out waiting for %s", #cond); \
+        g_usleep (1000); \
+      } \
+  } G_STMT_END
+
+typedef struct
+{
+  AioRwLock      *lock;
+  AioRwLockMode   mode;
+  int             timeout_msec;
+  GCancellable   *cancellable;
+  AioRwLockGuard *guard;
+  GError         *error;
+  gboolean        release;
+} Blocking;
+
+static gpointer
+blocking_acquire (gpointer data)
+{
+  Blocking *b = data;
+
+  b->guard = aio_rw_lock_acquire (b->lock, b->mode, b->timeout_msec, b->cancellable, &b->error);
+  g_assert_true ((b->guard == NULL) != (b->error == NULL));
+  if (b->release && b->guard != NULL)
+    g_clear_pointer (&b->guard, aio_rw_lock_guard_unref);
+  return NULL;
+}
+
+/* A worker blocks until a release on the main thread wakes it. */
+static void
+test_blocking_woken_by_release (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *reader = aio_rw_lock_try_acquire_read (lock);
+  Blocking b = { lock, WRITE, -1, NULL, NULL, NULL, FALSE };
+  GThread *thread = g_thread_new ("blocking", blocking_acquire, &b);
+
+  wait_for (aio_rw_lock_get_pending_writers (lock) == 1);
+  aio_rw_lock_guard_unref (reader);
+  g_thread_join (thread);
+  g_assert_no_error (b.error);
+  g_assert_nonnull (b.guard);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (b.guard), ==, WRITE);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+  aio_rw_lock_guard_unref (b.guard);
+}
+
+/* A blocked worker is woken by a cancellable cancelled from another
+ * thread, and leaves nothing behind. */
+static void
+test_blocking_cancelled_from_other_thread (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  AioRwLockGuard *writer = aio_rw_lock_try_acquire_write (lock);
+  Blocking b = { lock, READ, -1, cancellable, NULL, NULL, FALSE };
+  GThread *thread = g_thread_new ("blocking", blocking_acquire, &b);
+
+  wait_for (aio_rw_lock_get_pending_readers (lock) == 1);
+  g_cancellable_cancel (cancellable);
+  g_thread_join (thread);
+  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (b.guard);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+  aio_rw_lock_guard_unref (writer);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+  g_clear_error (&b.error);
+}
+
+static void
+test_blocking_deadline (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *writer = aio_rw_lock_try_acquire_write (lock);
+  Blocking b = { lock, READ, 30, NULL, NULL, NULL, FALSE };
+  GThread *thread = g_thread_new ("blocking", blocking_acquire, &b);
+
+  g_thread_join (thread);
+  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+  aio_rw_lock_guard_unref (writer);
+  g_clear_error (&b.error);
+}
+
+/* Blocking and async waiters share one FIFO queue. */
+static void
+test_blocking_shares_queue (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *writer = aio_rw_lock_try_acquire_write (lock);
+  Blocking b = { lock, WRITE, -1, NULL, NULL, NULL, FALSE };
+  Request r1 = { 0 }, r3 = { 0 };
+  GThread *thread;
+
+  aio_test_acquire (lock, READ, -1, NULL, &r1);
+  thread = g_thread_new ("blocking", blocking_acquire, &b);
+  wait_for (aio_rw_lock_get_pending_writers (lock) == 1);
+  aio_test_acquire (lock, READ, -1, NULL, &r3);
+
+  aio_rw_lock_guard_unref (writer);
+  aio_test_wait (&r1);
+  aio_test_assert_granted (&r1);
+  aio_test_assert_state (lock, 1, FALSE, 1, 1);  /* r3 waits behind the worker */
+
+  aio_test_release (&r1);
+  g_thread_join (thread);
+  g_assert_no_error (b.error);
+  g_assert_false (r3.done);
+  aio_rw_lock_guard_unref (b.guard);
+  aio_test_wait (&r3);
+  aio_test_assert_granted (&r3);
+  aio_test_release (&r3);
+}
+
+typedef struct
+{
+  AioRwLock    *lock;
+  Request       request;
+  GMainContext *context;
+  gboolean      asked;
+} ContextThread;
+
+/* Asks for the lock from a thread with its own thread-default context and
+ * runs that context until the callback ran. */
+static gpointer
+acquire_on_own_context (gpointer data)
+{
+  ContextThread *ct = data;
+
+  ct->context = g_main_context_new ();
+  g_main_context_push_thread_default (ct->context);
+  aio_rw_lock_acquire_read_async (ct->lock, NULL, aio_test_on_acquired, &ct->request);
+  g_atomic_int_set (&ct->asked, TRUE);
+  aio_test_iterate_until (ct->context, &ct->request.done);
+  g_main_context_pop_thread_default (ct->context);
+
+  return NULL;
+}
+
+/* Async waiters on two threads, each with its own context, are completed
+ * on their own thread when a third releases. */
+static void
+test_async_on_two_contexts (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *writer = aio_rw_lock_try_acquire_write (lock);
+  ContextThread ct[2] = { { lock, { 0 }, NULL, FALSE }, { lock, { 0 }, NULL, FALSE } };
+  GThread *threads[2];
+
+  for (guint i = 0; i < 2; i++)
+    threads[i] = g_thread_new ("context", acquire_on_own_context, &ct[i]);
+  wait_for (g_atomic_int_get (&ct[0].asked) && g_atomic_int_get (&ct[1].asked));
+  aio_test_assert_state (lock, 0, TRUE, 2, 0);
+
+  aio_rw_lock_guard_unref (writer);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_thread_join (threads[i]);
+      aio_test_assert_granted (&ct[i].request);
+      g_assert_true (ct[i].request.thread == threads[i]);
+      aio_test_release (&ct[i].request);
+      g_main_context_unref (ct[i].context);
+    }
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+static gpointer
+release_in_thread (gpointer data)
+{
+  g_usleep (5 * G_TIME_SPAN_MILLISECOND);
+  aio_rw_lock_guard_unref (data);
+  return NULL;
+}
+
+/* A release on another thread wakes a waiter of this context, which still
+ * completes here. */
+static void
+test_release_from_other_thread (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *writer = aio_rw_lock_try_acquire_write (lock);
+  Request r = { 0 };
+  GThread *thread;
+
+  aio_test_acquire (lock, READ, -1, NULL, &r);
+  thread = g_thread_new ("releaser", release_in_thread, writer);
+  aio_test_wait (&r);
+  g_thread_join (thread);
+  aio_test_assert_granted (&r);
+  g_assert_true (r.thread == g_thread_self ());
+  aio_test_release (&r);
+}
+
+/* Many threads, blocking and async, readers and writers: a writer is
+ * always alone and no acquisition is lost. */
+typedef struct
+{
+  AioRwLock *lock;
+  gint       readers_inside;
+  gint       writers_inside;
+  gint       acquisitions;
+  gint       violations;
+} Shared;
+
+static void
+hold_briefly (Shared         *shared,
+              AioRwLockGuard *guard)
+{
+  gboolean writer = aio_rw_lock_guard_get_mode (guard) == WRITE;
+
+  if (writer)
+    g_atomic_int_inc (&shared->writers_inside);
+  else
+    g_atomic_int_inc (&shared->readers_inside);
+
+  if (g_atomic_int_get (&shared->writers_inside) > 1 ||
+      (g_atomic_int_get (&shared->writers_inside) > 0 && g_atomic_int_get (&shared->readers_inside) > 0))
+    g_atomic_int_inc (&shared->violations);
+  g_thread_yield ();
+
+  if (writer)
+    g_atomic_int_add (&shared->writers_inside, -1);
+  else
+    g_atomic_int_add (&shared->readers_inside, -1);
+  g_atomic_int_inc (&shared->acquisitions);
+  aio_rw_lock_guard_release (guard);
+}
+
+static gpointer
+blocking_worker (gpointer data)
+{
+  Shared *shared = data;
+
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autoptr(AioRwLockGuard) guard = NULL;
+
+      guard = aio_rw_lock_acquire (shared->lock, i % 3 ? READ : WRITE, -1, NULL, NULL);
+      g_assert_nonnull (guard);
+      hold_briefly (shared, guard);
+    }
+  return NULL;
+}
+
+typedef struct
+{
+  Shared  *shared;
+  guint    left;
+  gboolean done;
+} AsyncLoop;
+
+static void async_loop_next (AsyncLoop *loop);
+
+static void
+on_loop_acquired (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  AsyncLoop *loop = user_data;
+  g_autoptr(AioRwLockGuard) guard = NULL;
+
+  guard = aio_rw_lock_acquire_finish (AIO_RW_LOCK (source), result, NULL);
+  g_assert_nonnull (guard);
+  hold_briefly (loop->shared, guard);
+  async_loop_next (loop);
+}
+
+static void
+async_loop_next (AsyncLoop *loop)
+{
+  if (loop->left == 0)
+    {
+      loop->done = TRUE;
+      return;
+    }
+  loop->left--;
+  aio_rw_lock_acquire_async (loop->shared->lock, loop->left % 4 ? READ : WRITE, -1, NULL,
+                             on_loop_acquired, loop);
+}
+
+static gpointer
+async_worker (gpointer data)
+{
+  GMainContext *context = g_main_context_new ();
+  AsyncLoop loop = { data, 300, FALSE };
+
+  g_main_context_push_thread_default (context);
+  async_loop_next (&loop);
+  aio_test_iterate_until (context, &loop.done);
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+  return NULL;
+}
+
+static void
+test_mixed_threads (void)
+{
+  for (AioRwLockPolicy policy = 0; policy <= AIO_RW_LOCK_POLICY_PREFER_READERS; policy++)
+    {
+      g_autoptr(AioRwLock) lock = aio_rw_lock_new_with_policy (policy);
+      Shared shared = { lock, 0, 0, 0, 0 };
+      GThread *threads[4];
+
+      threads[0] = g_thread_new ("blocking-1", blocking_worker, &shared);
+      threads[1] = g_thread_new ("blocking-2", blocking_worker, &shared);
+      threads[2] = g_thread_new ("async-1", async_worker, &shared);
+      threads[3] = g_thread_new ("async-2", async_worker, &shared);
+      for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+        g_thread_join (threads[i]);
+
+      g_assert_cmpint (shared.violations, ==, 0);
+      g_assert_cmpint (shared.acquisitions, ==, 4 * 300);
+      aio_test_assert_state (lock, 0, FALSE, 0, 0);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/Aio/RwLock/threads/blocking-woken-by-release", test_blocking_woken_by_release);
+  g_test_add_func ("/Aio/RwLock/threads/blocking-cancelled-from-other-thread", test_blocking_cancelled_from_other_thread);
+  g_test_add_func ("/Aio/RwLock/threads/blocking-deadline", test_blocking_deadline);
+  g_test_add_func ("/Aio/RwLock/threads/blocking-shares-queue", test_blocking_shares_queue);
+  g_test_add_func ("/Aio/RwLock/threads/async-on-two-contexts", test_async_on_two_contexts);
+  g_test_add_func ("/Aio/RwLock/threads/release-from-other-thread", test_release_from_other_thread);
+  g_test_add_func ("/Aio/RwLock/threads/mixed", test_mixed_threads);
+
+  return g_test_run ();
+}
