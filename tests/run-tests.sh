@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Installs the build and test dependencies (Debian 12), builds, and runs the
+# whole test suite. Ends with a line "tests: N passed, M failed".
+#   BUILD_DIR   build directory (default: _build)
+#   MESON_ARGS  extra `meson setup` arguments (CI passes -Dwerror=true)
+set -eu
+
+cd "$(dirname "$0")/.."
+build_dir=${BUILD_DIR:-_build}
+
+sh tests/install-deps.sh gcc pkg-config meson ninja-build libglib2.0-dev \
+  gobject-introspection libgirepository1.0-dev python3-gi gjs
+
+if [ -d "$build_dir" ]; then
+  # shellcheck disable=SC2086
+  meson setup --reconfigure "$build_dir" ${MESON_ARGS:-} >/dev/null
+else
+  # shellcheck disable=SC2086
+  meson setup "$build_dir" ${MESON_ARGS:-} >/dev/null
+fi
+ninja -C "$build_dir" >/dev/null
+
+status=0
+meson test -C "$build_dir" --print-errorlogs "$@" || status=$?
+
+# meson prints "Ok: N" / "Fail: N" ...; sum them into one line.
+log="$build_dir/meson-logs/testlog.json"
+/usr/bin/python3 - "$log" <<'PY'
+import json, sys
+passed = failed = 0
+for line in open(sys.argv[1]):
+    result = json.loads(line)['result']
+    if result in ('OK', 'EXPECTEDFAIL', 'SKIP'):
+        passed += result != 'SKIP'
+    else:
+        failed += 1
+print(f"tests: {passed} passed, {failed} failed")
+PY
+exit $status
