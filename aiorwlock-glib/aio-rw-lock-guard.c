@@ -42,8 +42,9 @@ struct _AioRwLockGuard
   gatomicrefcount  ref_count;
   AioRwLock       *lock;       /* owned */
   AioRwLockHold   *hold;       /* shared with re-entered guards, or NULL */
-  AioRwLockWaiter *upgrade;    /* a pending upgrade of this guard (not owned) */
-  AioRwLockMode    mode;       /* under the lock's mutex */
+  AioRwLockWaiter *upgrade;    /* an upgrade whose caller has not seen its
+                                * outcome yet (not owned) */
+  AioRwLockMode    mode;       /* as the lock counts it; under its mutex */
   guint            released : 1;
 };
 
@@ -125,18 +126,27 @@ aio_rw_lock_guard_is_held_locked (AioRwLockGuard *self)
   return !self->released;
 }
 
+/* The mode the guard's owner sees: a granted upgrade shows once its
+ * callback runs (until then the lock counts the hold as WRITE already). */
+static AioRwLockMode
+visible_mode_locked (AioRwLockGuard *self)
+{
+  if (self->upgrade != NULL && self->upgrade->changed_mode)
+    return AIO_RW_LOCK_MODE_UPGRADABLE_READ;
+  return self->mode;
+}
+
 static void
 release_locked (AioRwLockGuard *self)
 {
   AioRwLock *lock = self->lock;
 
-  if (self->upgrade != NULL)
+  /* A waiting upgrade leaves the queue; one already decided learns at
+   * delivery that its guard is gone. */
+  if (self->upgrade != NULL && self->upgrade->status == AIO_RW_LOCK_WAITER_QUEUED)
     {
-      AioRwLockWaiter *upgrade = self->upgrade;
-
-      /* Clears self->upgrade. */
-      aio_rw_lock_state_remove (&lock->state, &upgrade->request);
-      aio_rw_lock_waiter_fail_locked (upgrade, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+      aio_rw_lock_state_remove (&lock->state, &self->upgrade->request);
+      aio_rw_lock_waiter_fail_locked (self->upgrade, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
                                       "The guard was released while its upgrade was waiting");
     }
 
@@ -228,7 +238,7 @@ aio_rw_lock_guard_get_mode (AioRwLockGuard *self)
   g_return_val_if_fail (self != NULL, AIO_RW_LOCK_MODE_READ);
 
   g_mutex_lock (&self->lock->mutex);
-  mode = self->mode;
+  mode = visible_mode_locked (self);
   g_mutex_unlock (&self->lock->mutex);
 
   return mode;
@@ -354,7 +364,7 @@ aio_rw_lock_guard_reenter (AioRwLockGuard  *self,
       return NULL;
     }
 
-  if ((refusal = reenter_refusal (self->mode, mode)) != NULL)
+  if ((refusal = reenter_refusal (visible_mode_locked (self), mode)) != NULL)
     {
       g_mutex_unlock (&self->lock->mutex);
       g_set_error_literal (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK, refusal);
@@ -411,23 +421,29 @@ aio_rw_lock_guard_downgrade (AioRwLockGuard *self)
     g_critical ("%s: %s", G_STRFUNC, refusal);
 }
 
-/* Called when the upgrade waiter settles. The state already counts the
- * hold as WRITE if it was granted. Returns whether the guard changed from
- * UPGRADABLE_READ to WRITE (a WRITE guard's upgrade changes nothing). */
+/* Called when the upgrade is granted; the state already counts the hold as
+ * WRITE. Returns whether the guard changed from UPGRADABLE_READ to WRITE (a
+ * guard whose hold was exclusive already changes nothing). */
 gboolean
-aio_rw_lock_guard_upgrade_settled_locked (AioRwLockGuard *self,
-                                          gboolean        granted)
+aio_rw_lock_guard_upgrade_granted_locked (AioRwLockGuard *self)
 {
   AioRwLockMode from, to;
 
-  self->upgrade = NULL;
-
-  if (!granted || self->released || self->mode != AIO_RW_LOCK_MODE_UPGRADABLE_READ)
+  if (self->released || self->mode != AIO_RW_LOCK_MODE_UPGRADABLE_READ)
     return FALSE;
 
   set_mode_locked (self, AIO_RW_LOCK_MODE_WRITE, &from, &to);
   g_assert (to == AIO_RW_LOCK_MODE_WRITE);
   return TRUE;
+}
+
+/* The upgrade's caller is about to learn its outcome. */
+void
+aio_rw_lock_guard_upgrade_delivered_locked (AioRwLockGuard  *self,
+                                            AioRwLockWaiter *waiter)
+{
+  if (self->upgrade == waiter)
+    self->upgrade = NULL;
 }
 
 /* A granted upgrade was cancelled before its caller saw it: the guard is
@@ -452,20 +468,33 @@ submit_upgrade_locked (AioRwLockGuard  *self,
 
   waiter->request.is_upgrade = TRUE;
 
-  if (waiter->status != AIO_RW_LOCK_WAITER_NEW)
-    return;  /* cancelled while being connected */
+  if (aio_rw_lock_waiter_fail_if_cancelled_locked (waiter))
+    return;
 
   if (self->released)
-    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
-                                    "The guard was already released");
-  else if (self->mode == AIO_RW_LOCK_MODE_READ)
-    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK,
-                                    "Cannot upgrade a read hold; acquire it as upgradable read to upgrade it");
-  else if (self->mode == AIO_RW_LOCK_MODE_WRITE || hold_mode_locked (self) == AIO_RW_LOCK_MODE_WRITE)
+    {
+      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                                      "The guard was already released");
+      return;
+    }
+  if (self->mode == AIO_RW_LOCK_MODE_READ)
+    {
+      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK,
+                                      "Cannot upgrade a read hold; acquire it as upgradable read to upgrade it");
+      return;
+    }
+  if (self->upgrade != NULL || state->upgrade != NULL)
+    {
+      aio_rw_lock_waiter_fail_locked (waiter, G_IO_ERROR, G_IO_ERROR_PENDING,
+                                      "An upgrade of this hold is already pending");
+      return;
+    }
+
+  /* Pending from here until its caller sees the outcome. */
+  self->upgrade = waiter;
+
+  if (hold_mode_locked (self) == AIO_RW_LOCK_MODE_WRITE)
     aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, NULL);  /* already exclusive */
-  else if (state->upgrade != NULL)
-    aio_rw_lock_waiter_fail_locked (waiter, G_IO_ERROR, G_IO_ERROR_PENDING,
-                                    "An upgrade of this hold is already pending");
   else if (state->closed)
     aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED,
                                     "The lock is closed");
@@ -475,8 +504,114 @@ submit_upgrade_locked (AioRwLockGuard  *self,
     {
       aio_rw_lock_state_enqueue_upgrade (state, &waiter->request);
       waiter->status = AIO_RW_LOCK_WAITER_QUEUED;
-      self->upgrade = waiter;
     }
+}
+
+/**
+ * aio_rw_lock_upgrade_async:
+ * @self: a lock
+ * @guard: an UPGRADABLE_READ guard of @self
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when @guard is WRITE, or the upgrade failed
+ * @user_data: data for @callback
+ *
+ * The same as [method@Aio.RwLockGuard.upgrade_async], as a method of the
+ * lock, whose result [method@Aio.RwLock.upgrade_finish] finishes. Either
+ * finish function takes the result of either start function; bindings that
+ * finish on the source object (GJS's `Gio._promisify`) use this one.
+ *
+ * Since: 1.0
+ */
+void
+aio_rw_lock_upgrade_async (AioRwLock           *self,
+                           AioRwLockGuard      *guard,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  AioRwLockWaiter *waiter;
+
+  g_return_if_fail (AIO_IS_RW_LOCK (self));
+  g_return_if_fail (guard != NULL);
+  g_return_if_fail (guard->lock == self);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, aio_rw_lock_upgrade_async);
+  g_task_set_task_data (task, aio_rw_lock_guard_ref (guard),
+                        (GDestroyNotify) aio_rw_lock_guard_unref);
+  /* Cancellation after the grant is handled by the waiter and in _finish. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "Operation was cancelled");
+      return;
+    }
+
+  waiter = aio_rw_lock_waiter_new (self, AIO_RW_LOCK_MODE_WRITE, cancellable,
+                                   g_steal_pointer (&task));
+  waiter->guard = aio_rw_lock_guard_ref (guard);
+  aio_rw_lock_waiter_connect (waiter);
+
+  g_mutex_lock (&self->mutex);
+  submit_upgrade_locked (guard, waiter);
+  g_mutex_unlock (&self->mutex);
+}
+
+/**
+ * aio_rw_lock_upgrade_finish:
+ * @self: a lock
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Aio.RwLock.upgrade_async] (or
+ * [method@Aio.RwLockGuard.upgrade_async]); see
+ * [method@Aio.RwLockGuard.upgrade_finish].
+ *
+ * Returns: `TRUE` if the guard is now WRITE, `FALSE` with @error set otherwise
+ *
+ * Since: 1.0
+ */
+gboolean
+aio_rw_lock_upgrade_finish (AioRwLock     *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  AioRwLockGuard *guard;
+  GError *local_error = NULL;
+  gssize outcome;
+
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_upgrade_async), FALSE);
+
+  guard = g_task_get_task_data (G_TASK (result));
+  outcome = g_task_propagate_int (G_TASK (result), &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+
+  /* Cancelled after the completion was queued: a cancelled request never
+   * reports success, and the guard is left as it was. */
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
+    {
+      g_mutex_lock (&self->mutex);
+      if (outcome == AIO_RW_LOCK_UPGRADE_CHANGED_MODE)
+        {
+          aio_rw_lock_guard_upgrade_revoked_locked (guard);
+          aio_rw_lock_serve_locked (self);
+        }
+      g_mutex_unlock (&self->mutex);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 /**
@@ -501,8 +636,10 @@ submit_upgrade_locked (AioRwLockGuard  *self,
  * hold is already exclusive (a WRITE guard, or an UPGRADABLE_READ guard
  * re-entered from one) upgrades at once.
  *
- * The task's source object is the lock. @callback runs in the thread-default
- * main context of the calling thread, never before this function returns.
+ * The task's source object is the lock (a boxed guard cannot be one), so
+ * [method@Aio.RwLock.upgrade_finish] finishes it too. @callback runs in the
+ * thread-default main context of the calling thread, never before this
+ * function returns.
  *
  * Since: 1.0
  */
@@ -512,34 +649,9 @@ aio_rw_lock_guard_upgrade_async (AioRwLockGuard      *self,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  AioRwLockWaiter *waiter;
-
   g_return_if_fail (self != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (self->lock, cancellable, callback, user_data);
-  g_task_set_source_tag (task, aio_rw_lock_guard_upgrade_async);
-  g_task_set_task_data (task, aio_rw_lock_guard_ref (self),
-                        (GDestroyNotify) aio_rw_lock_guard_unref);
-  /* Cancellation after the grant is handled below and in _finish. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "Operation was cancelled");
-      return;
-    }
-
-  waiter = aio_rw_lock_waiter_new (self->lock, AIO_RW_LOCK_MODE_WRITE, cancellable,
-                                   g_steal_pointer (&task));
-  waiter->guard = aio_rw_lock_guard_ref (self);
-  aio_rw_lock_waiter_connect (waiter);
-
-  g_mutex_lock (&self->lock->mutex);
-  submit_upgrade_locked (self, waiter);
-  g_mutex_unlock (&self->lock->mutex);
+  aio_rw_lock_upgrade_async (self->lock, self, cancellable, callback, user_data);
 }
 
 /**
@@ -562,37 +674,9 @@ aio_rw_lock_guard_upgrade_finish (AioRwLockGuard  *self,
                                   GAsyncResult    *result,
                                   GError         **error)
 {
-  GCancellable *cancellable;
-  GError *local_error = NULL;
-  gssize outcome;
-
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self->lock), FALSE);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_async), FALSE);
   g_return_val_if_fail (g_task_get_task_data (G_TASK (result)) == self, FALSE);
 
-  outcome = g_task_propagate_int (G_TASK (result), &local_error);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-
-  /* Cancelled after the completion was queued: a cancelled request never
-   * reports success, and the guard is left as it was. */
-  cancellable = g_task_get_cancellable (G_TASK (result));
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      g_mutex_lock (&self->lock->mutex);
-      if (outcome == AIO_RW_LOCK_UPGRADE_CHANGED_MODE)
-        {
-          aio_rw_lock_guard_upgrade_revoked_locked (self);
-          aio_rw_lock_serve_locked (self->lock);
-        }
-      g_mutex_unlock (&self->lock->mutex);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
-      return FALSE;
-    }
-
-  return TRUE;
+  return aio_rw_lock_upgrade_finish (self->lock, result, error);
 }

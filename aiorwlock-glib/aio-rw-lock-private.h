@@ -20,7 +20,8 @@ struct _AioRwLock
   AioRwLockState  state;
 
   /* One completion source per main context that has waited here. */
-  GSList         *dispatchers;
+  GHashTable     *dispatchers;       /* GMainContext (not owned) -> GSource */
+  guint           dispatchers_swept; /* their number after the last sweep */
 };
 
 typedef struct _AioRwLockWaiter AioRwLockWaiter;
@@ -39,8 +40,9 @@ GSource        *aio_rw_lock_get_dispatcher_locked (AioRwLock      *self,
 AioRwLockGuard *aio_rw_lock_guard_new_granted   (AioRwLock        *lock,
                                                  AioRwLockMode     mode);
 gboolean        aio_rw_lock_guard_is_held_locked (AioRwLockGuard  *self);
-gboolean        aio_rw_lock_guard_upgrade_settled_locked (AioRwLockGuard *self,
-                                                 gboolean          granted);
+gboolean        aio_rw_lock_guard_upgrade_granted_locked (AioRwLockGuard *self);
 void            aio_rw_lock_guard_upgrade_revoked_locked (AioRwLockGuard *self);
+void            aio_rw_lock_guard_upgrade_delivered_locked (AioRwLockGuard  *self,
+                                                 AioRwLockWaiter  *waiter);
 
 G_END_DECLS

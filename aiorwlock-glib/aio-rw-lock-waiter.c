@@ -111,9 +111,10 @@ on_cancelled (GCancellable *cancellable,
   switch (self->status)
     {
     case AIO_RW_LOCK_WAITER_NEW:
-      /* Cancelled while being submitted: the state is left untouched. */
-      aio_rw_lock_waiter_fail_locked (self, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                      "Operation was cancelled");
+      /* Not submitted yet: the submission sees the cancellation (the flag
+       * is set before this runs) and fails it without touching the state.
+       * Settling it here would let another thread deliver and free it
+       * while its caller is still submitting it. */
       break;
 
     case AIO_RW_LOCK_WAITER_QUEUED:
@@ -135,24 +136,33 @@ on_cancelled (GCancellable *cancellable,
   g_mutex_unlock (&lock->mutex);
 }
 
+/* Before submission, without the mutex: until it is submitted (under the
+ * mutex) nobody else touches the waiter, the handler included. */
 void
 aio_rw_lock_waiter_connect (AioRwLockWaiter *self)
 {
-  gulong id;
+  g_assert (self->status == AIO_RW_LOCK_WAITER_NEW);
 
   if (self->cancellable == NULL)
     return;
 
-  id = g_cancellable_connect (self->cancellable,
-                              G_CALLBACK (on_cancelled),
-                              aio_rw_lock_waiter_ref (self),
-                              (GDestroyNotify) aio_rw_lock_waiter_unref);
+  self->cancelled_id = g_cancellable_connect (self->cancellable,
+                                              G_CALLBACK (on_cancelled),
+                                              aio_rw_lock_waiter_ref (self),
+                                              (GDestroyNotify) aio_rw_lock_waiter_unref);
+}
 
-  /* Once submitted, the waiter may be delivered by another thread, which
-   * disconnects: publish the id under the mutex. */
-  g_mutex_lock (&self->lock->mutex);
-  self->cancelled_id = id;
-  g_mutex_unlock (&self->lock->mutex);
+/* The first thing a submission does: a request cancelled before (or while)
+ * it was connected fails without touching the state. */
+gboolean
+aio_rw_lock_waiter_fail_if_cancelled_locked (AioRwLockWaiter *self)
+{
+  if (!g_cancellable_is_cancelled (self->cancellable))
+    return FALSE;
+
+  aio_rw_lock_waiter_fail_locked (self, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                  "Operation was cancelled");
+  return TRUE;
 }
 
 static void
@@ -176,9 +186,8 @@ aio_rw_lock_waiter_settle_locked (AioRwLockWaiter       *self,
   self->status = status;
   self->error = error;
 
-  if (self->request.is_upgrade)
-    self->changed_mode = aio_rw_lock_guard_upgrade_settled_locked (self->guard,
-                                                                   status == AIO_RW_LOCK_WAITER_GRANTED);
+  if (self->request.is_upgrade && status == AIO_RW_LOCK_WAITER_GRANTED)
+    self->changed_mode = aio_rw_lock_guard_upgrade_granted_locked (self->guard);
 
   if (self->cond != NULL)
     {
@@ -244,14 +253,18 @@ finish_locked (AioRwLockWaiter *self,
       g_cancellable_is_cancelled (self->cancellable))
     revoke_locked (self);
 
-  if (self->status == AIO_RW_LOCK_WAITER_GRANTED &&
-      self->request.is_upgrade &&
-      !aio_rw_lock_guard_is_held_locked (self->guard))
+  if (self->request.is_upgrade)
     {
-      /* The guard was released between the grant and now. */
-      self->status = AIO_RW_LOCK_WAITER_FAILED;
-      self->error = g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
-                                         "The guard was released before its upgrade completed");
+      if (self->status == AIO_RW_LOCK_WAITER_GRANTED &&
+          !aio_rw_lock_guard_is_held_locked (self->guard))
+        {
+          /* The guard was released between the grant and now. */
+          self->status = AIO_RW_LOCK_WAITER_FAILED;
+          self->error = g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                                             "The guard was released before its upgrade completed");
+        }
+      /* Its caller learns the outcome now: the upgrade is no longer pending. */
+      aio_rw_lock_guard_upgrade_delivered_locked (self->guard, self);
     }
 
   *cancelled_id = self->cancelled_id;
@@ -378,31 +391,51 @@ dispatcher_push (GSource         *source,
   g_queue_push_tail_link (&self->ready, &waiter->request.link);
   g_mutex_unlock (&self->mutex);
 
-  /* A non-empty queue is already due: the dispatch clears the ready time
-   * before it takes the queue. */
+  /* A non-empty queue is already due: the dispatch looks at the queue
+   * only after it cleared the ready time. */
   if (was_empty)
     g_source_set_ready_time (source, 0);
 }
 
+static AioRwLockWaiter *
+dispatcher_pop (AioRwLockDispatcher *self)
+{
+  GList *link;
+
+  g_mutex_lock (&self->mutex);
+  link = g_queue_pop_head_link (&self->ready);
+  g_mutex_unlock (&self->mutex);
+
+  return link != NULL ? link->data : NULL;
+}
+
+/* Completes the waiters that were due when it started, one at a time in
+ * order, so that a callback running a nested main loop on this context
+ * (the source may recurse) still receives the ones behind it. Those queued
+ * by the callbacks wait for the next dispatch. */
 static gboolean
 dispatcher_dispatch (GSource     *source,
                      GSourceFunc  callback,
                      gpointer     user_data)
 {
   AioRwLockDispatcher *self = (AioRwLockDispatcher *) source;
-  GQueue ready;
-  GList *link;
-
-  g_source_set_ready_time (source, -1);
+  AioRwLockWaiter *waiter;
+  gboolean due;
+  guint n;
 
   g_mutex_lock (&self->mutex);
-  ready = self->ready;
-  g_queue_init (&self->ready);
+  n = self->ready.length;
   g_mutex_unlock (&self->mutex);
 
-  /* Completions queued by these callbacks wait for the next dispatch. */
-  while ((link = g_queue_pop_head_link (&ready)) != NULL)
-    aio_rw_lock_waiter_deliver (link->data);
+  while (n-- > 0 && (waiter = dispatcher_pop (self)) != NULL)
+    aio_rw_lock_waiter_deliver (waiter);
+
+  g_source_set_ready_time (source, -1);
+  g_mutex_lock (&self->mutex);
+  due = !g_queue_is_empty (&self->ready);
+  g_mutex_unlock (&self->mutex);
+  if (due)
+    g_source_set_ready_time (source, 0);
 
   return G_SOURCE_CONTINUE;
 }
@@ -434,6 +467,7 @@ aio_rw_lock_dispatcher_new (GMainContext *context)
 
   g_source_set_static_name (source, "[aiorwlock] completions");
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_can_recurse (source, TRUE);
   g_source_attach (source, context);
 
   return source;

@@ -53,6 +53,7 @@ AioRwLockWaiter *aio_rw_lock_waiter_new             (AioRwLock        *lock,
 AioRwLockWaiter *aio_rw_lock_waiter_ref             (AioRwLockWaiter  *self);
 void             aio_rw_lock_waiter_unref           (AioRwLockWaiter  *self);
 void             aio_rw_lock_waiter_connect         (AioRwLockWaiter  *self);
+gboolean         aio_rw_lock_waiter_fail_if_cancelled_locked (AioRwLockWaiter *self);
 void             aio_rw_lock_waiter_settle_locked   (AioRwLockWaiter  *self,
                                                      AioRwLockWaiterStatus status,
                                                      GError           *error);

@@ -23,12 +23,20 @@
  * The lock is thread-safe: any thread may acquire, release or cancel, async
  * waiters on many threads and main contexts share one queue with threads
  * blocked in [method@Aio.RwLock.acquire], and each async waiter completes on
- * its own context. No call into the library, and no g_cancellable_cancel()
- * of a cancellable given to it, runs a user callback before it returns.
+ * its own context. No call into the library, and no
+ * [method@Gio.Cancellable.cancel] of a cancellable given to it, runs a user
+ * callback before it returns.
  *
  * Who enters next is decided by the [property@Aio.RwLock:policy]; the
  * default, %AIO_RW_LOCK_POLICY_FAIR, serves requests in arrival order
  * without barging, so neither readers nor writers starve.
+ *
+ * The [Overview](overview.html) introduces holds, guards and modes; the
+ * [Policies](policies.html), [Cancellation and timeouts](cancellation.html),
+ * [Threads and main contexts](threads.html) and
+ * [Upgrade, downgrade and re-entry](upgrade.html) pages give the details,
+ * and [Migrating from aiorwlock](migrating.html) maps Python's aiorwlock
+ * onto this API.
  *
  * ## Usage
  *
@@ -123,38 +131,44 @@ aio_rw_lock_serve_locked (AioRwLock *self)
                                       AIO_RW_LOCK_WAITER_GRANTED, NULL);
 }
 
+static void
+dispatcher_free (gpointer data)
+{
+  g_source_destroy (data);
+  g_source_unref (data);
+}
+
+/* Sources whose context is gone: swept when the table has doubled since
+ * the last sweep, so a lock used by many short-lived threads stays small
+ * at O(1) amortized per waiter. */
+static gboolean
+dispatcher_is_gone (gpointer key,
+                    gpointer value,
+                    gpointer user_data)
+{
+  return g_source_is_destroyed (value);
+}
+
 GSource *
 aio_rw_lock_get_dispatcher_locked (AioRwLock    *self,
                                    GMainContext *context)
 {
-  GSource *found = NULL;
-  GSList *l = self->dispatchers;
+  GSource *dispatcher = g_hash_table_lookup (self->dispatchers, context);
 
-  while (l != NULL)
+  /* A destroyed one served a context that is gone (this one has its
+   * address): replace it. */
+  if (dispatcher != NULL && aio_rw_lock_dispatcher_serves (dispatcher, context))
+    return dispatcher;
+
+  if (g_hash_table_size (self->dispatchers) >= 2 * MAX (self->dispatchers_swept, 4))
     {
-      GSList *next = l->next;
-      GSource *dispatcher = l->data;
-
-      if (aio_rw_lock_dispatcher_serves (dispatcher, context))
-        {
-          found = dispatcher;
-        }
-      else if (g_source_is_destroyed (dispatcher))
-        {
-          /* Its context is gone: drop it rather than let them pile up. */
-          self->dispatchers = g_slist_delete_link (self->dispatchers, l);
-          g_source_unref (dispatcher);
-        }
-      l = next;
+      g_hash_table_foreach_remove (self->dispatchers, dispatcher_is_gone, NULL);
+      self->dispatchers_swept = g_hash_table_size (self->dispatchers);
     }
 
-  if (found == NULL)
-    {
-      found = aio_rw_lock_dispatcher_new (context);
-      self->dispatchers = g_slist_prepend (self->dispatchers, found);
-    }
-
-  return found;
+  dispatcher = aio_rw_lock_dispatcher_new (context);
+  g_hash_table_replace (self->dispatchers, context, dispatcher);
+  return dispatcher;
 }
 
 /* A new request: granted now, refused now, or queued. */
@@ -163,8 +177,8 @@ submit_locked (AioRwLock       *self,
                AioRwLockWaiter *waiter,
                int              timeout_msec)
 {
-  if (waiter->status != AIO_RW_LOCK_WAITER_NEW)
-    return;  /* cancelled while being connected */
+  if (aio_rw_lock_waiter_fail_if_cancelled_locked (waiter))
+    return;
 
   if (self->state.closed)
     aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED,
@@ -193,12 +207,7 @@ aio_rw_lock_finalize (GObject *object)
   /* Guards and waiters keep the lock alive: nothing can be held or queued. */
   g_assert (aio_rw_lock_state_is_idle (&self->state));
 
-  for (GSList *l = self->dispatchers; l != NULL; l = l->next)
-    {
-      g_source_destroy (l->data);
-      g_source_unref (l->data);
-    }
-  g_slist_free (self->dispatchers);
+  g_hash_table_unref (self->dispatchers);
   g_mutex_clear (&self->mutex);
 
   G_OBJECT_CLASS (aio_rw_lock_parent_class)->finalize (object);
@@ -365,6 +374,7 @@ aio_rw_lock_init (AioRwLock *self)
 {
   g_mutex_init (&self->mutex);
   aio_rw_lock_state_init (&self->state, AIO_RW_LOCK_POLICY_FAIR);
+  self->dispatchers = g_hash_table_new_full (NULL, NULL, NULL, dispatcher_free);
 }
 
 /* ---- Public API ---- */

@@ -147,6 +147,16 @@ AioRwLockGuard *aio_rw_lock_try_acquire_read       (AioRwLock            *self);
 AIO_AVAILABLE_IN_1_0
 AioRwLockGuard *aio_rw_lock_try_acquire_write      (AioRwLock            *self);
 AIO_AVAILABLE_IN_1_0
+void            aio_rw_lock_upgrade_async          (AioRwLock            *self,
+                                                    AioRwLockGuard       *guard,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+AIO_AVAILABLE_IN_1_0
+gboolean        aio_rw_lock_upgrade_finish         (AioRwLock            *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+AIO_AVAILABLE_IN_1_0
 void            aio_rw_lock_close                  (AioRwLock            *self);
 
 AIO_AVAILABLE_IN_1_0

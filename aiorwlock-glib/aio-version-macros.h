@@ -23,6 +23,16 @@
 # endif
 #endif
 
+/**
+ * AIO_DEPRECATED_FOR:
+ * @f: the symbol to use instead
+ *
+ * Marks a declaration of the library's own headers as deprecated in favour
+ * of @f. Define `AIO_DISABLE_DEPRECATION_WARNINGS` before including
+ * `<aiorwlock-glib/aiorwlock.h>` to silence the warnings.
+ *
+ * Since: 1.0
+ */
 #ifdef AIO_DISABLE_DEPRECATION_WARNINGS
 # define AIO_DEPRECATED _AIO_EXTERN
 # define AIO_DEPRECATED_FOR(f) _AIO_EXTERN

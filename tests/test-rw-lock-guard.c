@@ -351,7 +351,9 @@ test_upgrade_cancelled_after_grant (void)
   aio_test_acquire (lock, READ, -1, NULL, &r);
   aio_rw_lock_guard_unref (reader);
   aio_test_assert_state (lock, 0, TRUE, 1, 0);   /* granted */
-  g_assert_cmpint (aio_rw_lock_guard_get_mode (up.guard), ==, WRITE);
+  /* The guard shows WRITE once the callback ran; until then the upgrade
+   * is pending for its owner. */
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (up.guard), ==, UPGRADABLE);
 
   g_cancellable_cancel (cancellable);
   aio_test_assert_state (lock, 2, FALSE, 0, 0);  /* handed back, r let in */
@@ -417,6 +419,128 @@ test_upgrade_pending_and_closed (void)
   aio_test_request_clear (&after);
 }
 
+/* Granted but not yet delivered, an upgrade is still pending for its
+ * owner: no WRITE re-entry, no downgrade, no second upgrade; and once it
+ * completes, all of them work. */
+static void
+test_upgrade_granted_window (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *reader = acquire_now (lock, READ);
+  g_autoptr(AioRwLockGuard) again = NULL;
+  g_autoptr(GError) error = NULL;
+  Request up = { 0 }, second = { 0 };
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &up);
+  aio_rw_lock_guard_unref (reader);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+
+  g_assert_null (aio_rw_lock_guard_reenter (up.guard, WRITE, &error));
+  g_assert_error (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK);
+  g_clear_error (&error);
+  g_test_expect_message ("Aio", G_LOG_LEVEL_CRITICAL, "*upgrade is pending*");
+  aio_rw_lock_guard_downgrade (up.guard);
+  g_test_assert_expected_messages ();
+  second.guard = aio_rw_lock_guard_ref (up.guard);
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &second);
+
+  aio_test_wait (&up);
+  aio_test_wait (&second);
+  g_assert_true (up.upgraded);
+  g_assert_error (second.error, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (up.guard), ==, WRITE);
+  again = aio_rw_lock_guard_reenter (up.guard, WRITE, &error);
+  g_assert_no_error (error);
+
+  aio_test_request_clear (&second);
+  aio_test_release (&up);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);  /* the re-entered WRITE guard */
+  aio_rw_lock_guard_release (again);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+/* A refused second upgrade does not forget the first: releasing the guard
+ * still withdraws the waiting one, and the lock ends free. */
+static void
+test_upgrade_refused_second_keeps_first (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *reader = acquire_now (lock, READ);
+  Request up = { 0 }, second = { 0 };
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &up);
+  upgrade_and_wait (up.guard, NULL, &second);
+  g_assert_error (second.error, G_IO_ERROR, G_IO_ERROR_PENDING);
+  aio_test_assert_state (lock, 2, FALSE, 0, 1);
+
+  aio_rw_lock_guard_release (up.guard);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  aio_rw_lock_guard_unref (reader);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+  aio_test_wait (&up);
+  g_assert_error (up.error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+  {
+    g_autoptr(AioRwLockGuard) writer = aio_rw_lock_try_acquire_write (lock);
+
+    g_assert_nonnull (writer);  /* no upgrade was left behind holding it */
+  }
+
+  aio_test_request_clear (&up);
+  aio_test_request_clear (&second);
+}
+
+typedef struct
+{
+  AioRwLockGuard *guard;
+  gboolean        by_lock;   /* finish with the lock's function */
+  gboolean        ok;
+  gboolean        done;
+} CrossFinish;
+
+static void
+on_upgraded_cross (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  CrossFinish *cf = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (cf->by_lock)
+    cf->ok = aio_rw_lock_upgrade_finish (AIO_RW_LOCK (source), result, &error);
+  else
+    cf->ok = aio_rw_lock_guard_upgrade_finish (cf->guard, result, &error);
+  g_assert_no_error (error);
+  cf->done = TRUE;
+}
+
+/* The lock's upgrade pair (for bindings that finish on the source object)
+ * and the guard's pair finish each other's results. */
+static void
+test_upgrade_lock_pair (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) a = acquire_now (lock, UPGRADABLE);
+  CrossFinish first = { a, TRUE, FALSE, FALSE };
+  CrossFinish second = { a, FALSE, FALSE, FALSE };
+
+  aio_rw_lock_guard_upgrade_async (a, NULL, on_upgraded_cross, &first);
+  aio_test_iterate_until (NULL, &first.done);
+  g_assert_true (first.ok);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (a), ==, WRITE);
+
+  aio_rw_lock_guard_downgrade (a);
+  aio_rw_lock_guard_release (a);
+  g_clear_pointer (&a, aio_rw_lock_guard_unref);
+  a = second.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_upgrade_async (lock, a, NULL, on_upgraded_cross, &second);
+  aio_test_iterate_until (NULL, &second.done);
+  g_assert_true (second.ok);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (a), ==, WRITE);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+}
+
 /* An UPGRADABLE_READ hold upgraded to WRITE and downgraded back to READ. */
 static void
 test_upgrade_then_downgrade (void)
@@ -457,6 +581,9 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/guard/upgrade/guard-released", test_upgrade_guard_released);
   g_test_add_func ("/Aio/RwLock/guard/upgrade/pending-and-closed", test_upgrade_pending_and_closed);
   g_test_add_func ("/Aio/RwLock/guard/upgrade/then-downgrade", test_upgrade_then_downgrade);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/granted-window", test_upgrade_granted_window);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/lock-pair", test_upgrade_lock_pair);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/refused-second-keeps-first", test_upgrade_refused_second_keeps_first);
 
   return g_test_run ();
 }

@@ -332,6 +332,131 @@ test_mixed_threads (void)
     }
 }
 
+/* Requests cancelled while they are being submitted, from another thread,
+ * on a context another thread dispatches: none is lost, freed twice or
+ * leaked (the lock is finalized at the end). */
+typedef struct
+{
+  AioRwLock    *lock;
+  GAsyncQueue  *to_cancel;
+  gint          completed;
+} SubmitRace;
+
+static void
+on_race_acquired (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  SubmitRace *race = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(AioRwLockGuard) guard = NULL;
+
+  guard = aio_rw_lock_acquire_read_finish (AIO_RW_LOCK (source), result, &error);
+  g_assert_true ((guard == NULL) != (error == NULL));
+  if (error != NULL)
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_atomic_int_inc (&race->completed);
+}
+
+static gpointer
+race_submitter (gpointer data)
+{
+  SubmitRace *race = data;
+
+  /* No thread-default context: completions go to the global default one,
+   * which the main thread runs. */
+  for (guint i = 0; i < 2000; i++)
+    {
+      GCancellable *cancellable = g_cancellable_new ();
+
+      g_async_queue_push (race->to_cancel, g_object_ref (cancellable));
+      aio_rw_lock_acquire_read_async (race->lock, cancellable, on_race_acquired, race);
+      g_object_unref (cancellable);
+    }
+  return NULL;
+}
+
+static gpointer
+race_canceller (gpointer data)
+{
+  SubmitRace *race = data;
+
+  for (guint i = 0; i < 4000; i++)
+    {
+      GCancellable *cancellable = g_async_queue_pop (race->to_cancel);
+
+      g_cancellable_cancel (cancellable);
+      g_object_unref (cancellable);
+    }
+  return NULL;
+}
+
+static void
+test_cancel_during_submission (void)
+{
+  SubmitRace race = { aio_rw_lock_new (), g_async_queue_new (), 0 };
+  GThread *threads[3];
+  gint64 end = g_get_monotonic_time () + AIO_TEST_DEADLINE_SEC * G_TIME_SPAN_SECOND;
+
+  g_object_add_weak_pointer (G_OBJECT (race.lock), (gpointer *) &race.lock);
+  threads[0] = g_thread_new ("submit-1", race_submitter, &race);
+  threads[1] = g_thread_new ("submit-2", race_submitter, &race);
+  threads[2] = g_thread_new ("cancel", race_canceller, &race);
+
+  while (g_atomic_int_get (&race.completed) < 4000)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  aio_test_iterate_pending (NULL);
+
+  g_assert_cmpint (race.completed, ==, 4000);
+  aio_test_assert_state (race.lock, 0, FALSE, 0, 0);
+  g_object_unref (race.lock);
+  g_assert_null (race.lock);  /* no waiter was leaked with a reference */
+  g_async_queue_unref (race.to_cancel);
+}
+
+typedef struct
+{
+  AioRwLock *lock;
+  Request    inner;
+  gboolean   inner_seen_inside;
+  gboolean   done;
+} Nested;
+
+static void
+on_outer_acquired (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Nested *nested = user_data;
+  g_autoptr(AioRwLockGuard) guard = aio_rw_lock_acquire_read_finish (AIO_RW_LOCK (source), result, NULL);
+
+  /* A callback that waits for another completion in a nested loop on the
+   * same context (like a modal dialog) gets it. */
+  g_assert_nonnull (guard);
+  aio_rw_lock_acquire_read_async (nested->lock, NULL, aio_test_on_acquired, &nested->inner);
+  aio_test_iterate_until (NULL, &nested->inner.done);
+  nested->inner_seen_inside = TRUE;
+  nested->done = TRUE;
+}
+
+static void
+test_nested_main_loop_in_callback (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  Nested nested = { lock, { 0 }, FALSE, FALSE };
+
+  aio_rw_lock_acquire_read_async (lock, NULL, on_outer_acquired, &nested);
+  aio_test_iterate_until (NULL, &nested.done);
+  g_assert_true (nested.inner_seen_inside);
+  aio_test_assert_granted (&nested.inner);
+  aio_test_release (&nested.inner);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -345,6 +470,8 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/threads/async-on-two-contexts", test_async_on_two_contexts);
   g_test_add_func ("/Aio/RwLock/threads/release-from-other-thread", test_release_from_other_thread);
   g_test_add_func ("/Aio/RwLock/threads/mixed", test_mixed_threads);
+  g_test_add_func ("/Aio/RwLock/threads/cancel-during-submission", test_cancel_during_submission);
+  g_test_add_func ("/Aio/RwLock/threads/nested-main-loop-in-callback", test_nested_main_loop_in_callback);
 
   return g_test_run ();
 }
