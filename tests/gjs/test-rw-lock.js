@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Aio.RwLock from GJS with promises: Gio._promisify on the acquire pairs
+// and on upgrade, await, try/finally release, cancellation and deadlines.
+// Prints TAP; exits non-zero on any failure or when the deadline passes.
+
+import Aio from 'gi://Aio?version=1';
+import Gio from 'gi://Gio';
+import GLib from 'gi://GLib';
+import System from 'system';
+
+// GJS 1.74 and a g-i 1.74 GIR: no automatic promisification, so wrap the
+// pairs by name. Called with its callback, a wrapped method behaves as
+// before.
+Gio._promisify(Aio.RwLock.prototype, 'acquire_read_async', 'acquire_read_finish');
+Gio._promisify(Aio.RwLock.prototype, 'acquire_write_async', 'acquire_write_finish');
+Gio._promisify(Aio.RwLock.prototype, 'acquire_async', 'acquire_finish');
+Gio._promisify(Aio.RwLockGuard.prototype, 'upgrade_async', 'upgrade_finish');
+
+// The upgrade's GTask has the lock as its source object (a boxed guard
+// cannot be one); _promisify finishes on the source, and the lock has
+// upgrade_finish too, so the guard's pair works as a promise.
+Gio._promisify(Aio.RwLock.prototype, 'upgrade_async', 'upgrade_finish');
+
+const {READ, WRITE, UPGRADABLE_READ} = Aio.RwLockMode;
+const DEADLINE_MS = 10000;
+
+function assert(condition, message) {
+    if (!condition)
+        throw new Error(`assertion failed: ${message}`);
+}
+
+// Lets the main loop run for a while, to show that nothing more happens.
+function sleep(ms) {
+    return new Promise(resolve => GLib.timeout_add(GLib.PRIORITY_DEFAULT, ms, () => {
+        resolve();
+        return GLib.SOURCE_REMOVE;
+    }));
+}
+
+// Resolves to 'pending' if the promise has not settled after a short spin.
+async function settled(promise, ms = 20) {
+    let state = 'pending';
+    promise.then(() => (state = 'resolved'), () => (state = 'rejected'));
+    await sleep(ms);
+    return state;
+}
+
+async function rejection(promise) {
+    try {
+        await promise;
+    } catch (e) {
+        return e;
+    }
+    throw new Error('expected a rejection');
+}
+
+const tests = {
+    async 'readers overlap'() {
+        const lock = new Aio.RwLock();
+        const guards = await Promise.all([
+            lock.acquire_read_async(null),
+            lock.acquire_read_async(null),
+            lock.acquire_read_async(null),
+        ]);
+        try {
+            assert(lock.readers === 3, `readers = ${lock.readers}`);
+            assert(lock.read_locked && !lock.write_locked, 'read-locked only');
+            assert(guards.every(g => g.is_held() && g.get_mode() === READ), 'three read holds');
+        } finally {
+            guards.forEach(g => g.release());
+        }
+        assert(lock.readers === 0, 'all released');
+    },
+
+    async 'writer is exclusive'() {
+        const lock = new Aio.RwLock();
+        const reader = await lock.acquire_read_async(null);
+        const writing = lock.acquire_write_async(null);
+        const lateReading = lock.acquire_read_async(null);
+        assert(lock.pending_writers === 1 && lock.pending_readers === 1, 'both queued');
+        assert(await settled(writing) === 'pending', 'the writer entered while a reader held');
+        reader.release();
+
+        const writer = await writing;
+        try {
+            assert(writer.get_mode() === WRITE && lock.write_locked, 'write hold');
+            assert(await settled(lateReading) === 'pending', 'a reader entered while the writer held');
+        } finally {
+            writer.release();
+        }
+        const late = await lateReading;
+        try {
+            assert(!lock.write_locked && lock.readers === 1, 'the late reader holds');
+        } finally {
+            late.release();
+        }
+    },
+
+    async 'try/finally releases when the body throws'() {
+        const lock = new Aio.RwLock();
+        try {
+            const guard = await lock.acquire_write_async(null);
+            try {
+                throw new Error('bad data');
+            } finally {
+                guard.release();
+            }
+        } catch (e) {
+            assert(e.message === 'bad data', e.message);
+        }
+        assert(!lock.write_locked, 'the hold ended');
+        const again = lock.try_acquire_write();
+        assert(again !== null, 'the lock is free');
+        again.release();
+    },
+
+    async 'acquire_async with a mode and upgrade'() {
+        const lock = new Aio.RwLock();
+        const guard = await lock.acquire_async(UPGRADABLE_READ, -1, null);
+        const reader = lock.try_acquire_read();
+        try {
+            const upgrading = guard.upgrade_async(null);
+            assert(lock.pending_writers === 1, 'the upgrade waits');
+            assert(await settled(upgrading) === 'pending', 'upgraded while a reader held');
+            reader.release();
+            assert(await upgrading === true, 'upgrade_finish returned TRUE');
+            assert(guard.get_mode() === WRITE && lock.write_locked, 'now a write hold');
+            guard.downgrade();
+            assert(guard.get_mode() === READ && lock.readers === 1, 'downgraded');
+        } finally {
+            guard.release();
+        }
+    },
+
+    async 'cancellation rejects with G_IO_ERROR_CANCELLED'() {
+        const lock = new Aio.RwLock();
+
+        const cancelled = new Gio.Cancellable();
+        cancelled.cancel();
+        let e = await rejection(lock.acquire_read_async(cancelled));
+        assert(e instanceof GLib.Error, `${e}`);
+        assert(e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED), `already cancelled: ${e}`);
+
+        // Cancelled while queued: the readers behind the writer get in.
+        const reader = lock.try_acquire_read();
+        const cancellable = new Gio.Cancellable();
+        const writing = lock.acquire_write_async(cancellable);
+        const reading = lock.acquire_read_async(null);
+        cancellable.cancel();
+        e = await rejection(writing);
+        assert(e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED), `queued: ${e}`);
+        const late = await reading;
+        assert(lock.readers === 2 && lock.pending_writers === 0, 'the readers hold');
+        reader.release();
+        late.release();
+
+        // Cancelled upgrade: the guard stays as it was.
+        const up = await lock.acquire_async(UPGRADABLE_READ, -1, null);
+        const other = lock.try_acquire_read();
+        const upCancellable = new Gio.Cancellable();
+        const upgrading = up.upgrade_async(upCancellable);
+        upCancellable.cancel();
+        e = await rejection(upgrading);
+        assert(e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED), `upgrade: ${e}`);
+        assert(up.get_mode() === UPGRADABLE_READ && up.is_held(), 'guard unchanged');
+        other.release();
+        up.release();
+        assert(lock.readers === 0, 'nothing leaked');
+    },
+
+    async 'timeout rejects with G_IO_ERROR_TIMED_OUT'() {
+        const lock = new Aio.RwLock();
+        const writer = lock.try_acquire_write();
+        try {
+            const started = GLib.get_monotonic_time();
+            const e = await rejection(lock.acquire_async(READ, 50, null));
+            assert(e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.TIMED_OUT), `${e}`);
+            assert(GLib.get_monotonic_time() - started >= 50000, 'waited the deadline');
+            assert(lock.pending_readers === 0, 'the waiter left the queue');
+            const e0 = await rejection(lock.acquire_async(WRITE, 0, null));
+            assert(e0.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.TIMED_OUT), `timeout 0: ${e0}`);
+        } finally {
+            writer.release();
+        }
+        const guard = await lock.acquire_async(WRITE, 0, null);
+        guard.release();
+    },
+
+    async 'errors carry the Aio domain'() {
+        const lock = new Aio.RwLock();
+        const reader = lock.try_acquire_read();
+        try {
+            reader.reenter(WRITE);
+            throw new Error('reenter WRITE from READ succeeded');
+        } catch (e) {
+            assert(e.matches(Aio.RwLockError, Aio.RwLockError.WOULD_DEADLOCK), `${e}`);
+        }
+        reader.release();
+        try {
+            reader.reenter(READ);
+            throw new Error('reenter on a released guard succeeded');
+        } catch (e) {
+            assert(e.matches(Aio.RwLockError, Aio.RwLockError.NOT_HELD), `${e}`);
+        }
+
+        const holder = lock.try_acquire_write();
+        const waiting = lock.acquire_read_async(null);
+        lock.close();
+        const e = await rejection(waiting);
+        assert(e.matches(Aio.RwLockError, Aio.RwLockError.CLOSED), `${e}`);
+        assert(lock.closed && holder.is_held(), 'holders keep their guards');
+        holder.release();
+    },
+
+    async 'promisified upgrade, on the guard and on the lock'() {
+        const lock = new Aio.RwLock();
+        const guard = await lock.acquire_async(UPGRADABLE_READ, -1, null);
+        try {
+            assert(await guard.upgrade_async(null) === true, 'upgraded');
+            assert(guard.get_mode() === WRITE && lock.write_locked, 'now WRITE');
+            guard.downgrade();
+        } finally {
+            guard.release();
+        }
+        const other = await lock.acquire_async(UPGRADABLE_READ, -1, null);
+        try {
+            assert(await lock.upgrade_async(other, null) === true, 'upgraded by the lock');
+            assert(other.get_mode() === WRITE, 'now WRITE');
+        } finally {
+            other.release();
+        }
+    },
+
+    async 'properties and try-acquire'() {
+        const lock = new Aio.RwLock({policy: Aio.RwLockPolicy.PREFER_WRITERS});
+        assert(lock.policy === Aio.RwLockPolicy.PREFER_WRITERS, 'construct property');
+        assert(Aio.RwLock.new_with_policy(Aio.RwLockPolicy.PREFER_READERS).get_policy() ===
+               Aio.RwLockPolicy.PREFER_READERS, 'new_with_policy');
+        assert(new Aio.RwLock().policy === Aio.RwLockPolicy.FAIR, 'FAIR by default');
+        assert(Aio.VERSION_S === `${Aio.MAJOR_VERSION}.${Aio.MINOR_VERSION}.${Aio.MICRO_VERSION}`,
+            'version constants');
+
+        const r = lock.try_acquire_read();
+        assert(lock.try_acquire_write() === null, 'try_acquire_write is null while read-held');
+        assert(r.get_lock() === lock, 'get_lock');
+        r.release();
+        assert(!r.is_held(), 'released');
+        const w = lock.try_acquire_write();
+        assert(lock.try_acquire_read() === null, 'try_acquire_read is null while write-held');
+        w.release();
+    },
+};
+
+async function runAll() {
+    const names = Object.keys(tests);
+    let failures = 0;
+    print(`1..${names.length}`);
+    for (const [i, name] of names.entries()) {
+        try {
+            // eslint-disable-next-line no-await-in-loop
+            await tests[name]();
+            print(`ok ${i + 1} - ${name}`);
+        } catch (e) {
+            failures++;
+            print(`not ok ${i + 1} - ${name}`);
+            printerr(`# ${e}\n${e.stack ?? ''}`);
+        }
+    }
+    return failures;
+}
+
+const loop = new GLib.MainLoop(null, false);
+let status = 1;
+runAll().then(failures => {
+    status = failures === 0 ? 0 : 1;
+}).catch(e => logError(e)).finally(() => loop.quit());
+
+// An acquisition that never completes must fail the test, not hang it.
+GLib.timeout_add(GLib.PRIORITY_DEFAULT, DEADLINE_MS, () => {
+    printerr(`Bail out! not finished within ${DEADLINE_MS} ms`);
+    System.exit(1);
+    return GLib.SOURCE_REMOVE;
+});
+loop.run();
+System.exit(status);
