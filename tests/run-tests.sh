@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-_build}
 
 sh tests/install-deps.sh gcc pkg-config meson ninja-build libglib2.0-dev \
-  gobject-introspection libgirepository1.0-dev python3-gi gjs
+  gobject-introspection libgirepository1.0-dev python3-gi python3-pytest gjs \
+  valac gi-docgen spin
 
 if [ -d "$build_dir" ]; then
   # shellcheck disable=SC2086
