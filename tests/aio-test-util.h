@@ -54,9 +54,11 @@ void     aio_test_assert_state      (AioRwLock    *lock,
     g_assert_nonnull ((r)->guard); \
   } G_STMT_END
 
+/* Checks the request failed with @dom/@code, then frees the error. */
 #define aio_test_assert_failed(r, dom, code) \
   G_STMT_START { \
     g_assert_true ((r)->done); \
     g_assert_error ((r)->error, dom, code); \
     g_assert_null ((r)->guard); \
+    g_clear_error (&(r)->error); \
   } G_STMT_END

@@ -25,17 +25,6 @@ ninja -C "$build_dir" >/dev/null
 status=0
 meson test -C "$build_dir" --print-errorlogs "$@" || status=$?
 
-# meson prints "Ok: N" / "Fail: N" ...; sum them into one line.
-log="$build_dir/meson-logs/testlog.json"
-/usr/bin/python3 - "$log" <<'PY'
-import json, sys
-passed = failed = 0
-for line in open(sys.argv[1]):
-    result = json.loads(line)['result']
-    if result in ('OK', 'EXPECTEDFAIL', 'SKIP'):
-        passed += result != 'SKIP'
-    else:
-        failed += 1
-print(f"tests: {passed} passed, {failed} failed")
-PY
+set -- $(/usr/bin/python3 tests/meson-summary.py "$build_dir/meson-logs/testlog.json")
+echo "tests: $1 passed, $2 failed"
 exit $status

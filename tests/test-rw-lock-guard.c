@@ -335,6 +335,7 @@ test_upgrade_cancelled_while_waiting (void)
 
   aio_test_release (&r);
   aio_test_release (&up);
+  aio_test_request_clear (&up);
   aio_rw_lock_guard_unref (reader);
 }
 
@@ -365,6 +366,7 @@ test_upgrade_cancelled_after_grant (void)
 
   aio_test_release (&r);
   aio_test_release (&up);
+  aio_test_request_clear (&up);
   aio_test_assert_state (lock, 0, FALSE, 0, 0);
 }
 

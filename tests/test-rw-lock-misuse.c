@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include <string.h>
+
 #include "aio-test-util.h"
 
 #define READ AIO_RW_LOCK_MODE_READ
@@ -190,6 +192,121 @@ test_wrong_upgrade_finish (void)
   g_clear_object (&save.result);
 }
 
+/* Two threads release the same guard at once: exactly one ends the hold,
+ * the other gets the critical, and the lock stays consistent. */
+static gint racing_criticals;
+
+static void
+count_release_critical (const gchar    *log_domain,
+                        GLogLevelFlags  log_level,
+                        const gchar    *message,
+                        gpointer        user_data)
+{
+  g_assert_nonnull (strstr (message, "already released"));
+  g_atomic_int_inc (&racing_criticals);
+}
+
+typedef struct
+{
+  AioRwLockGuard *guard;
+  gint           *go;
+} Racer;
+
+static gpointer
+release_racer (gpointer data)
+{
+  Racer *racer = data;
+
+  while (!g_atomic_int_get (racer->go))
+    ;
+  aio_rw_lock_guard_release (racer->guard);
+  return NULL;
+}
+
+static void
+test_double_release_race (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  GLogLevelFlags always_fatal;
+  guint handler;
+
+  /* Count the criticals (from either thread) instead of aborting. */
+  always_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  handler = g_log_set_handler ("Aio", G_LOG_LEVEL_CRITICAL, count_release_critical, NULL);
+  for (guint round = 0; round < 200; round++)
+    {
+      g_autoptr(AioRwLockGuard) other = aio_rw_lock_try_acquire_read (lock);
+      AioRwLockGuard *guard = aio_rw_lock_try_acquire_read (lock);
+      gint go = 0;
+      Racer racer = { guard, &go };
+      GThread *a, *b;
+
+      racing_criticals = 0;
+      a = g_thread_new ("release-a", release_racer, &racer);
+      b = g_thread_new ("release-b", release_racer, &racer);
+      g_atomic_int_set (&go, 1);
+      g_thread_join (a);
+      g_thread_join (b);
+
+      g_assert_cmpint (racing_criticals, ==, 1);
+      aio_test_assert_state (lock, 1, FALSE, 0, 0);  /* `other` still holds */
+      g_assert_true (aio_rw_lock_guard_is_held (other));
+      aio_rw_lock_guard_unref (guard);
+    }
+  g_log_remove_handler ("Aio", handler);
+  g_log_set_always_fatal (always_fatal);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+/* Finishing the same result twice is a programmer error that GIO reports;
+ * the guard from the first call still holds and the lock is unchanged. */
+static void
+test_finish_twice (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) guard = NULL;
+  g_autoptr(GError) error = NULL;
+  SaveResult save = { 0 };
+
+  aio_rw_lock_acquire_read_async (lock, NULL, save_result, &save);
+  aio_test_iterate_until (NULL, &save.done);
+  guard = aio_rw_lock_acquire_read_finish (lock, save.result, &error);
+  g_assert_nonnull (guard);
+
+  g_test_expect_message ("GLib-GIO", G_LOG_LEVEL_CRITICAL, "*result_set*");
+  g_assert_null (aio_rw_lock_acquire_read_finish (lock, save.result, &error));
+  g_test_assert_expected_messages ();
+  g_assert_true (aio_rw_lock_guard_is_held (guard));
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  g_clear_object (&save.result);
+}
+
+/* After each misuse the lock is still usable. */
+static void
+test_usable_after_misuse (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) guard = aio_rw_lock_try_acquire_write (lock);
+  Request r = { 0 }, w = { 0 };
+
+  aio_rw_lock_guard_release (guard);
+  expect_critical ("*already released*");
+  aio_rw_lock_guard_release (guard);
+  expect_critical ("*timeout_msec >= -1*");
+  aio_rw_lock_acquire_async (lock, READ, -3, NULL, never_called, NULL);
+  g_test_assert_expected_messages ();
+
+  aio_test_acquire (lock, READ, -1, NULL, &r);
+  aio_test_acquire (lock, WRITE, -1, NULL, &w);
+  aio_test_wait (&r);
+  aio_test_assert_granted (&r);
+  aio_test_release (&r);
+  aio_test_wait (&w);
+  aio_test_assert_granted (&w);
+  aio_test_release (&w);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -201,6 +318,9 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/misuse/downgrade-during-upgrade", test_downgrade_during_upgrade);
   g_test_add_func ("/Aio/RwLock/misuse/wrong-finish", test_wrong_finish);
   g_test_add_func ("/Aio/RwLock/misuse/wrong-upgrade-finish", test_wrong_upgrade_finish);
+  g_test_add_func ("/Aio/RwLock/misuse/double-release-race", test_double_release_race);
+  g_test_add_func ("/Aio/RwLock/misuse/finish-twice", test_finish_twice);
+  g_test_add_func ("/Aio/RwLock/misuse/usable-after-misuse", test_usable_after_misuse);
 
   return g_test_run ();
 }
