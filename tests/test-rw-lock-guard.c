@@ -543,6 +543,43 @@ test_upgrade_lock_pair (void)
   aio_test_assert_state (lock, 0, TRUE, 0, 0);
 }
 
+typedef struct
+{
+  GCancellable *cancellable;
+  Request       request;
+} CancelThenFinish;
+
+static void
+on_upgraded_cancel_then_finish (GObject      *source,
+                                GAsyncResult *result,
+                                gpointer      user_data)
+{
+  CancelThenFinish *ctf = user_data;
+
+  g_cancellable_cancel (ctf->cancellable);
+  aio_test_on_upgraded (source, result, &ctf->request);
+}
+
+/* Cancelled after delivery, before _finish: still CANCELLED, and the guard
+ * is UPGRADABLE_READ again, letting readers back in. */
+static void
+test_upgrade_cancelled_before_finish (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  CancelThenFinish ctf = { cancellable, { 0 } };
+
+  ctf.request.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_guard_upgrade_async (ctf.request.guard, cancellable,
+                                   on_upgraded_cancel_then_finish, &ctf);
+  aio_test_wait (&ctf.request);
+  g_assert_error (ctf.request.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (ctf.request.guard), ==, UPGRADABLE);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  aio_test_release (&ctf.request);
+  aio_test_request_clear (&ctf.request);
+}
+
 /* An UPGRADABLE_READ hold upgraded to WRITE and downgraded back to READ. */
 static void
 test_upgrade_then_downgrade (void)
@@ -585,6 +622,7 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/guard/upgrade/then-downgrade", test_upgrade_then_downgrade);
   g_test_add_func ("/Aio/RwLock/guard/upgrade/granted-window", test_upgrade_granted_window);
   g_test_add_func ("/Aio/RwLock/guard/upgrade/lock-pair", test_upgrade_lock_pair);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/cancelled-before-finish", test_upgrade_cancelled_before_finish);
   g_test_add_func ("/Aio/RwLock/guard/upgrade/refused-second-keeps-first", test_upgrade_refused_second_keeps_first);
 
   return g_test_run ();

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "aio-rw-lock-private.h"
 #include "aio-test-util.h"
 
 #define READ AIO_RW_LOCK_MODE_READ
@@ -457,6 +458,88 @@ test_nested_main_loop_in_callback (void)
   aio_test_release (&nested.inner);
 }
 
+/* A cancellation whose flag is set while the grant is being delivered
+ * (another thread is inside g_cancellable_cancel(), its handlers not run
+ * yet): delivery sees it and hands the grant back itself. */
+typedef struct
+{
+  AioRwLock *lock;
+  gint       in_handler;
+} SlowCancel;
+
+static void
+on_cancelled_first (GCancellable *cancellable,
+                    gpointer      user_data)
+{
+  SlowCancel *sc = user_data;
+  gint64 end = g_get_monotonic_time () + AIO_TEST_DEADLINE_SEC * G_TIME_SPAN_SECOND;
+
+  /* Hold the emission (and so the lock's own handler) until delivery has
+   * handed the grant back. */
+  g_atomic_int_set (&sc->in_handler, 1);
+  while (aio_rw_lock_get_readers (sc->lock) != 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      g_usleep (100);
+    }
+}
+
+static gpointer
+cancel_slowly (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+static void
+test_cancel_seen_at_delivery (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  SlowCancel sc = { lock, 0 };
+  AioRwLockGuard *writer = aio_rw_lock_try_acquire_write (lock);
+  Request r = { 0 };
+  GThread *thread;
+
+  g_signal_connect (cancellable, "cancelled", G_CALLBACK (on_cancelled_first), &sc);
+  aio_test_acquire (lock, READ, -1, cancellable, &r);
+  aio_rw_lock_guard_unref (writer);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);  /* granted, not delivered */
+
+  thread = g_thread_new ("canceller", cancel_slowly, cancellable);
+  while (!g_atomic_int_get (&sc.in_handler))
+    g_usleep (100);
+  aio_test_wait (&r);
+  g_thread_join (thread);
+
+  aio_test_assert_failed (&r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+/* Contexts come and go: the lock keeps one completion source per live
+ * context and sweeps those of dead ones. */
+static void
+test_many_short_lived_contexts (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+
+  for (guint i = 0; i < 40; i++)
+    {
+      GMainContext *context = g_main_context_new ();
+      Request r = { 0 };
+
+      g_main_context_push_thread_default (context);
+      aio_test_acquire (lock, i % 2 ? READ : WRITE, -1, NULL, &r);
+      aio_test_iterate_until (context, &r.done);
+      aio_test_assert_granted (&r);
+      aio_test_release (&r);
+      g_main_context_pop_thread_default (context);
+      g_main_context_unref (context);
+    }
+  g_assert_cmpuint (g_hash_table_size (lock->dispatchers), <, 16);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -472,6 +555,8 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/threads/mixed", test_mixed_threads);
   g_test_add_func ("/Aio/RwLock/threads/cancel-during-submission", test_cancel_during_submission);
   g_test_add_func ("/Aio/RwLock/threads/nested-main-loop-in-callback", test_nested_main_loop_in_callback);
+  g_test_add_func ("/Aio/RwLock/threads/cancel-seen-at-delivery", test_cancel_seen_at_delivery);
+  g_test_add_func ("/Aio/RwLock/threads/many-short-lived-contexts", test_many_short_lived_contexts);
 
   return g_test_run ();
 }
