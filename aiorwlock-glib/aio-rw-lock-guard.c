@@ -45,7 +45,7 @@ struct _AioRwLockGuard
   AioRwLockWaiter *upgrade;    /* an upgrade whose caller has not seen its
                                 * outcome yet (not owned) */
   AioRwLockMode    mode;       /* as the lock counts it; under its mutex */
-  guint            released : 1;
+  gint             released;   /* set under the mutex; read atomically by unref */
 };
 
 G_DEFINE_BOXED_TYPE (AioRwLockGuard, aio_rw_lock_guard,
@@ -87,7 +87,7 @@ set_mode_locked (AioRwLockGuard *self,
     }
 
   if (mode == AIO_RW_LOCK_HOLD_NONE)
-    self->released = TRUE;
+    g_atomic_int_set (&self->released, TRUE);
   else
     self->mode = mode;
 
@@ -111,7 +111,7 @@ AioRwLockGuard *
 aio_rw_lock_guard_new_granted (AioRwLock     *lock,
                                AioRwLockMode  mode)
 {
-  AioRwLockGuard *self = g_new0 (AioRwLockGuard, 1);
+  AioRwLockGuard *self = aio_rw_lock_take_spare (&lock->spare_guard, sizeof *self);
 
   g_atomic_ref_count_init (&self->ref_count);
   self->lock = g_object_ref (lock);
@@ -146,8 +146,7 @@ release_locked (AioRwLockGuard *self)
   if (self->upgrade != NULL && self->upgrade->status == AIO_RW_LOCK_WAITER_QUEUED)
     {
       aio_rw_lock_state_remove (&lock->state, &self->upgrade->request);
-      aio_rw_lock_waiter_fail_locked (self->upgrade, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
-                                      "The guard was released while its upgrade was waiting");
+      aio_rw_lock_waiter_fail_locked (self->upgrade, AIO_RW_LOCK_FAILURE_RELEASED_WHILE_WAITING);
     }
 
   change_mode_locked (self, AIO_RW_LOCK_HOLD_NONE);
@@ -184,20 +183,30 @@ aio_rw_lock_guard_ref (AioRwLockGuard *self)
 void
 aio_rw_lock_guard_unref (AioRwLockGuard *self)
 {
+  AioRwLock *lock;
+
   g_return_if_fail (self != NULL);
 
   if (!g_atomic_ref_count_dec (&self->ref_count))
     return;
 
-  g_mutex_lock (&self->lock->mutex);
-  if (!self->released)
-    release_locked (self);
-  g_mutex_unlock (&self->lock->mutex);
+  /* Usually released already: then the lock's mutex is not needed. */
+  if (!g_atomic_int_get (&self->released))
+    {
+      g_mutex_lock (&self->lock->mutex);
+      if (!self->released)
+        release_locked (self);
+      g_mutex_unlock (&self->lock->mutex);
+    }
 
   if (self->hold != NULL && g_atomic_ref_count_dec (&self->hold->ref_count))
     g_free (self->hold);
-  g_object_unref (self->lock);
-  g_free (self);
+
+  /* Keep it for the lock's next guard (before dropping our reference: the
+   * lock frees its spare when finalized). */
+  lock = self->lock;
+  aio_rw_lock_give_spare (&lock->spare_guard, self);
+  g_object_unref (lock);
 }
 
 /**
@@ -473,20 +482,17 @@ submit_upgrade_locked (AioRwLockGuard  *self,
 
   if (self->released)
     {
-      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
-                                      "The guard was already released");
+      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_ALREADY_RELEASED);
       return;
     }
   if (self->mode == AIO_RW_LOCK_MODE_READ)
     {
-      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK,
-                                      "Cannot upgrade a read hold; acquire it as upgradable read to upgrade it");
+      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ);
       return;
     }
   if (self->upgrade != NULL || state->upgrade != NULL)
     {
-      aio_rw_lock_waiter_fail_locked (waiter, G_IO_ERROR, G_IO_ERROR_PENDING,
-                                      "An upgrade of this hold is already pending");
+      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_UPGRADE_PENDING);
       return;
     }
 
@@ -494,12 +500,11 @@ submit_upgrade_locked (AioRwLockGuard  *self,
   self->upgrade = waiter;
 
   if (hold_mode_locked (self) == AIO_RW_LOCK_MODE_WRITE)
-    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, NULL);  /* already exclusive */
+    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);  /* already exclusive */
   else if (state->closed)
-    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED,
-                                    "The lock is closed");
+    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_CLOSED);
   else if (aio_rw_lock_state_try_upgrade (state))
-    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, NULL);
+    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
   else
     {
       aio_rw_lock_state_enqueue_upgrade (state, &waiter->request);

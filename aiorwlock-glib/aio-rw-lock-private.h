@@ -22,6 +22,13 @@ struct _AioRwLock
   /* One completion source per main context that has waited here. */
   GHashTable     *dispatchers;       /* GMainContext (not owned) -> GSource */
   guint           dispatchers_swept; /* their number after the last sweep */
+  GSource        *last_dispatcher;   /* the one found last (in the table) */
+
+  /* One freed guard and one freed waiter kept for reuse: a cycle of
+   * acquire and release then allocates nothing. Taken and given back with
+   * atomic exchanges, without the mutex. */
+  gpointer        spare_guard;
+  gpointer        spare_waiter;
 };
 
 typedef struct _AioRwLockWaiter AioRwLockWaiter;
@@ -33,6 +40,10 @@ enum {
 };
 
 void            aio_rw_lock_serve_locked        (AioRwLock        *self);
+gpointer        aio_rw_lock_take_spare          (gpointer         *slot,
+                                                 gsize             size);
+void            aio_rw_lock_give_spare          (gpointer         *slot,
+                                                 gpointer          mem);
 GSource        *aio_rw_lock_get_dispatcher_locked (AioRwLock      *self,
                                                  GMainContext     *context);
 

@@ -169,6 +169,10 @@ aio_rw_lock_state_peek_next (const AioRwLockState *state)
   if (state->upgrade != NULL && state->n_read == 0)
     return state->upgrade;
 
+  /* Nobody waits: the common case after a release. */
+  if (state->queue[0].length + state->queue[1].length + state->queue[2].length == 0)
+    return NULL;
+
   for (guint mode = 0; mode < G_N_ELEMENTS (state->queue); mode++)
     {
       AioRwLockRequest *head = queue_head (state, mode);

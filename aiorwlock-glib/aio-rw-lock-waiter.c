@@ -18,7 +18,7 @@ aio_rw_lock_waiter_new (AioRwLock     *lock,
                         GCancellable  *cancellable,
                         GTask         *task)
 {
-  AioRwLockWaiter *self = g_new0 (AioRwLockWaiter, 1);
+  AioRwLockWaiter *self = aio_rw_lock_take_spare (&lock->spare_waiter, sizeof *self);
 
   g_atomic_ref_count_init (&self->ref_count);
   self->status = AIO_RW_LOCK_WAITER_NEW;
@@ -41,6 +41,8 @@ aio_rw_lock_waiter_ref (AioRwLockWaiter *self)
 void
 aio_rw_lock_waiter_unref (AioRwLockWaiter *self)
 {
+  AioRwLock *lock;
+
   if (!g_atomic_ref_count_dec (&self->ref_count))
     return;
 
@@ -50,12 +52,15 @@ aio_rw_lock_waiter_unref (AioRwLockWaiter *self)
   g_assert (self->timeout_source == NULL);
   g_assert (self->task == NULL);
 
-  g_clear_error (&self->error);
   g_clear_pointer (&self->guard, aio_rw_lock_guard_unref);
   g_clear_pointer (&self->dispatcher, g_source_unref);
   g_clear_object (&self->cancellable);
-  g_clear_object (&self->lock);
-  g_free (self);
+
+  /* Keep it for the lock's next waiter (before dropping our reference:
+   * the lock frees its spare when finalized). */
+  lock = g_steal_pointer (&self->lock);
+  aio_rw_lock_give_spare (&lock->spare_waiter, self);
+  g_object_unref (lock);
 }
 
 /* Gives a grant back: the hold it counted ends (or, for an upgrade, the
@@ -76,25 +81,22 @@ revoke_locked (AioRwLockWaiter *self)
     aio_rw_lock_state_convert (&lock->state, self->request.mode, AIO_RW_LOCK_HOLD_NONE);
 
   self->status = AIO_RW_LOCK_WAITER_FAILED;
-  g_clear_error (&self->error);
-  self->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                     "Operation was cancelled");
+  self->failure = AIO_RW_LOCK_FAILURE_CANCELLED;
   aio_rw_lock_serve_locked (lock);
 }
 
 /* A request that was cancelled, or whose deadline passed, while it was
  * waiting gives up its place; whoever it blocked is served. */
 static void
-withdraw_locked (AioRwLockWaiter *self,
-                 int              code,
-                 const char      *message)
+withdraw_locked (AioRwLockWaiter  *self,
+                 AioRwLockFailure  failure)
 {
   AioRwLock *lock = self->lock;
 
   g_assert (self->status == AIO_RW_LOCK_WAITER_QUEUED);
 
   aio_rw_lock_state_remove (&lock->state, &self->request);
-  aio_rw_lock_waiter_fail_locked (self, G_IO_ERROR, code, message);
+  aio_rw_lock_waiter_fail_locked (self, failure);
   aio_rw_lock_serve_locked (lock);
 }
 
@@ -118,7 +120,7 @@ on_cancelled (GCancellable *cancellable,
       break;
 
     case AIO_RW_LOCK_WAITER_QUEUED:
-      withdraw_locked (self, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+      withdraw_locked (self, AIO_RW_LOCK_FAILURE_CANCELLED);
       break;
 
     case AIO_RW_LOCK_WAITER_GRANTED:
@@ -160,8 +162,7 @@ aio_rw_lock_waiter_fail_if_cancelled_locked (AioRwLockWaiter *self)
   if (!g_cancellable_is_cancelled (self->cancellable))
     return FALSE;
 
-  aio_rw_lock_waiter_fail_locked (self, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                  "Operation was cancelled");
+  aio_rw_lock_waiter_fail_locked (self, AIO_RW_LOCK_FAILURE_CANCELLED);
   return TRUE;
 }
 
@@ -171,20 +172,20 @@ dispatcher_push (GSource         *dispatcher,
 
 /* NEW or QUEUED -> GRANTED or FAILED, and wakes the waiter's owner: the
  * completion source of its context, or its sleeping thread. Never runs a
- * callback. Takes ownership of @error. */
+ * callback. */
 void
 aio_rw_lock_waiter_settle_locked (AioRwLockWaiter       *self,
                                   AioRwLockWaiterStatus  status,
-                                  GError                *error)
+                                  AioRwLockFailure       failure)
 {
   g_assert (self->status == AIO_RW_LOCK_WAITER_NEW ||
             self->status == AIO_RW_LOCK_WAITER_QUEUED);
   g_assert (status == AIO_RW_LOCK_WAITER_GRANTED ||
             status == AIO_RW_LOCK_WAITER_FAILED);
-  g_assert ((status == AIO_RW_LOCK_WAITER_FAILED) == (error != NULL));
+  g_assert ((status == AIO_RW_LOCK_WAITER_FAILED) == (failure != AIO_RW_LOCK_FAILURE_NONE));
 
   self->status = status;
-  self->error = error;
+  self->failure = failure;
 
   if (self->request.is_upgrade && status == AIO_RW_LOCK_WAITER_GRANTED)
     self->changed_mode = aio_rw_lock_guard_upgrade_granted_locked (self->guard);
@@ -203,13 +204,48 @@ aio_rw_lock_waiter_settle_locked (AioRwLockWaiter       *self,
 }
 
 void
-aio_rw_lock_waiter_fail_locked (AioRwLockWaiter *self,
-                                GQuark           domain,
-                                int              code,
-                                const char      *message)
+aio_rw_lock_waiter_fail_locked (AioRwLockWaiter  *self,
+                                AioRwLockFailure  failure)
 {
-  aio_rw_lock_waiter_settle_locked (self, AIO_RW_LOCK_WAITER_FAILED,
-                                    g_error_new_literal (domain, code, message));
+  aio_rw_lock_waiter_settle_locked (self, AIO_RW_LOCK_WAITER_FAILED, failure);
+}
+
+static GError *
+failure_to_error (AioRwLockFailure failure)
+{
+  switch (failure)
+    {
+    case AIO_RW_LOCK_FAILURE_CANCELLED:
+      return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                  "Operation was cancelled");
+    case AIO_RW_LOCK_FAILURE_TIMED_OUT:
+      return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                  "Timed out waiting for the lock");
+    case AIO_RW_LOCK_FAILURE_NOT_AT_ONCE:
+      return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                  "The lock could not be granted at once");
+    case AIO_RW_LOCK_FAILURE_CLOSED:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED,
+                                  "The lock is closed");
+    case AIO_RW_LOCK_FAILURE_ALREADY_RELEASED:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                                  "The guard was already released");
+    case AIO_RW_LOCK_FAILURE_RELEASED_WHILE_WAITING:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                                  "The guard was released while its upgrade was waiting");
+    case AIO_RW_LOCK_FAILURE_RELEASED_BEFORE_COMPLETED:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                                  "The guard was released before its upgrade completed");
+    case AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK,
+                                  "Cannot upgrade a read hold; acquire it as upgradable read to upgrade it");
+    case AIO_RW_LOCK_FAILURE_UPGRADE_PENDING:
+      return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_PENDING,
+                                  "An upgrade of this hold is already pending");
+    case AIO_RW_LOCK_FAILURE_NONE:
+    default:
+      g_assert_not_reached ();
+    }
 }
 
 /* Runs in the waiter's context. */
@@ -220,7 +256,7 @@ on_timeout (gpointer user_data)
 
   g_mutex_lock (&self->lock->mutex);
   if (self->status == AIO_RW_LOCK_WAITER_QUEUED)
-    withdraw_locked (self, G_IO_ERROR_TIMED_OUT, "Timed out waiting for the lock");
+    withdraw_locked (self, AIO_RW_LOCK_FAILURE_TIMED_OUT);
   g_mutex_unlock (&self->lock->mutex);
 
   return G_SOURCE_REMOVE;
@@ -260,8 +296,7 @@ finish_locked (AioRwLockWaiter *self,
         {
           /* The guard was released between the grant and now. */
           self->status = AIO_RW_LOCK_WAITER_FAILED;
-          self->error = g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
-                                             "The guard was released before its upgrade completed");
+          self->failure = AIO_RW_LOCK_FAILURE_RELEASED_BEFORE_COMPLETED;
         }
       /* Its caller learns the outcome now: the upgrade is no longer pending. */
       aio_rw_lock_guard_upgrade_delivered_locked (self->guard, self);
@@ -289,34 +324,40 @@ disconnect (AioRwLockWaiter *self,
 void
 aio_rw_lock_waiter_deliver (AioRwLockWaiter *self)
 {
+  /* The task's source object is the lock: it outlives the waiter. */
   AioRwLock *lock = self->lock;
   g_autoptr(GTask) task = g_steal_pointer (&self->task);
-  g_autoptr(GError) error = NULL;
   AioRwLockWaiterStatus status;
+  AioRwLockFailure failure;
+  AioRwLockMode mode = self->request.mode;
+  gboolean is_upgrade = self->request.is_upgrade;
+  gboolean changed_mode;
   GSource *timeout_source;
   gulong cancelled_id;
 
   g_mutex_lock (&lock->mutex);
   finish_locked (self, &cancelled_id, &timeout_source);
   status = self->status;
-  error = g_steal_pointer (&self->error);
+  failure = self->failure;
+  changed_mode = self->changed_mode;
   self->status = AIO_RW_LOCK_WAITER_DONE;
   g_mutex_unlock (&lock->mutex);
 
   disconnect (self, cancelled_id, timeout_source);
 
+  /* Drop the reference the lock kept from submission to delivery before
+   * the callback runs, so a request it makes can reuse the waiter. */
+  aio_rw_lock_waiter_unref (self);
+
   if (status == AIO_RW_LOCK_WAITER_FAILED)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else if (self->request.is_upgrade)
-    g_task_return_int (task, self->changed_mode ? AIO_RW_LOCK_UPGRADE_CHANGED_MODE
-                                                : AIO_RW_LOCK_UPGRADE_WAS_WRITE);
+    g_task_return_error (task, failure_to_error (failure));
+  else if (is_upgrade)
+    g_task_return_int (task, changed_mode ? AIO_RW_LOCK_UPGRADE_CHANGED_MODE
+                                          : AIO_RW_LOCK_UPGRADE_WAS_WRITE);
   else
     g_task_return_pointer (task,
-                           aio_rw_lock_guard_new_granted (lock, self->request.mode),
+                           aio_rw_lock_guard_new_granted (lock, mode),
                            (GDestroyNotify) aio_rw_lock_guard_unref);
-
-  /* The reference the lock kept from submission to delivery. */
-  aio_rw_lock_waiter_unref (self);
 }
 
 /* Sleeps until a blocking waiter is granted, fails or its deadline
@@ -343,7 +384,7 @@ aio_rw_lock_waiter_wait (AioRwLockWaiter  *self,
       else if (!g_cond_wait_until (self->cond, &lock->mutex, end_time) &&
                self->status == AIO_RW_LOCK_WAITER_QUEUED)
         {
-          withdraw_locked (self, G_IO_ERROR_TIMED_OUT, "Timed out waiting for the lock");
+          withdraw_locked (self, AIO_RW_LOCK_FAILURE_TIMED_OUT);
         }
     }
 
@@ -351,7 +392,7 @@ aio_rw_lock_waiter_wait (AioRwLockWaiter  *self,
   if (self->status == AIO_RW_LOCK_WAITER_GRANTED)
     guard = aio_rw_lock_guard_new_granted (lock, self->request.mode);
   else
-    g_propagate_error (error, g_steal_pointer (&self->error));
+    g_propagate_error (error, failure_to_error (self->failure));
   self->status = AIO_RW_LOCK_WAITER_DONE;
   self->cond = NULL;
   g_mutex_unlock (&lock->mutex);
@@ -377,8 +418,14 @@ typedef struct
   GMainContext *context;  /* not owned: valid while the source is attached */
   GMutex        mutex;
   GQueue        ready;    /* of AioRwLockWaiter, by request.link */
+  gint          n_ready;  /* ready.length, for prepare () without the mutex */
 } AioRwLockDispatcher;
 
+/* Readiness is polled in prepare/check rather than signalled with a ready
+ * time: g_source_set_ready_time () writes to the context's wakeup fd on
+ * every change, two system calls per completion. Only a push from another
+ * thread than the context's owner needs to wake it (it may be in poll ());
+ * the owner itself runs prepare before it next polls. */
 static void
 dispatcher_push (GSource         *source,
                  AioRwLockWaiter *waiter)
@@ -389,12 +436,29 @@ dispatcher_push (GSource         *source,
   g_mutex_lock (&self->mutex);
   was_empty = g_queue_is_empty (&self->ready);
   g_queue_push_tail_link (&self->ready, &waiter->request.link);
+  g_atomic_int_set (&self->n_ready, self->ready.length);
   g_mutex_unlock (&self->mutex);
 
-  /* A non-empty queue is already due: the dispatch looks at the queue
-   * only after it cleared the ready time. */
-  if (was_empty)
-    g_source_set_ready_time (source, 0);
+  if (was_empty && !g_main_context_is_owner (self->context))
+    g_main_context_wakeup (self->context);
+}
+
+static gboolean
+dispatcher_prepare (GSource *source,
+                    gint    *timeout)
+{
+  AioRwLockDispatcher *self = (AioRwLockDispatcher *) source;
+
+  *timeout = -1;
+  return g_atomic_int_get (&self->n_ready) > 0;
+}
+
+static gboolean
+dispatcher_check (GSource *source)
+{
+  AioRwLockDispatcher *self = (AioRwLockDispatcher *) source;
+
+  return g_atomic_int_get (&self->n_ready) > 0;
 }
 
 static AioRwLockWaiter *
@@ -404,6 +468,7 @@ dispatcher_pop (AioRwLockDispatcher *self)
 
   g_mutex_lock (&self->mutex);
   link = g_queue_pop_head_link (&self->ready);
+  g_atomic_int_set (&self->n_ready, self->ready.length);
   g_mutex_unlock (&self->mutex);
 
   return link != NULL ? link->data : NULL;
@@ -420,22 +485,10 @@ dispatcher_dispatch (GSource     *source,
 {
   AioRwLockDispatcher *self = (AioRwLockDispatcher *) source;
   AioRwLockWaiter *waiter;
-  gboolean due;
-  guint n;
-
-  g_mutex_lock (&self->mutex);
-  n = self->ready.length;
-  g_mutex_unlock (&self->mutex);
+  guint n = g_atomic_int_get (&self->n_ready);
 
   while (n-- > 0 && (waiter = dispatcher_pop (self)) != NULL)
     aio_rw_lock_waiter_deliver (waiter);
-
-  g_source_set_ready_time (source, -1);
-  g_mutex_lock (&self->mutex);
-  due = !g_queue_is_empty (&self->ready);
-  g_mutex_unlock (&self->mutex);
-  if (due)
-    g_source_set_ready_time (source, 0);
 
   return G_SOURCE_CONTINUE;
 }
@@ -451,6 +504,8 @@ dispatcher_finalize (GSource *source)
 }
 
 static GSourceFuncs dispatcher_funcs = {
+  .prepare = dispatcher_prepare,
+  .check = dispatcher_check,
   .dispatch = dispatcher_dispatch,
   .finalize = dispatcher_finalize,
 };

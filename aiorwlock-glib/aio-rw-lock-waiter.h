@@ -16,12 +16,28 @@
 
 G_BEGIN_DECLS
 
+/* Why a request failed. Kept small; the GError is made only when the
+ * request's caller learns of it. */
+typedef enum
+{
+  AIO_RW_LOCK_FAILURE_NONE,
+  AIO_RW_LOCK_FAILURE_CANCELLED,
+  AIO_RW_LOCK_FAILURE_TIMED_OUT,
+  AIO_RW_LOCK_FAILURE_NOT_AT_ONCE,
+  AIO_RW_LOCK_FAILURE_CLOSED,
+  AIO_RW_LOCK_FAILURE_ALREADY_RELEASED,
+  AIO_RW_LOCK_FAILURE_RELEASED_WHILE_WAITING,
+  AIO_RW_LOCK_FAILURE_RELEASED_BEFORE_COMPLETED,
+  AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ,
+  AIO_RW_LOCK_FAILURE_UPGRADE_PENDING,
+} AioRwLockFailure;
+
 typedef enum
 {
   AIO_RW_LOCK_WAITER_NEW,      /* not yet submitted */
   AIO_RW_LOCK_WAITER_QUEUED,   /* in the state's queue */
   AIO_RW_LOCK_WAITER_GRANTED,  /* hold counted, not yet delivered */
-  AIO_RW_LOCK_WAITER_FAILED,   /* ->error says why */
+  AIO_RW_LOCK_WAITER_FAILED,   /* ->failure says why */
   AIO_RW_LOCK_WAITER_DONE,     /* delivered to its caller */
 } AioRwLockWaiterStatus;
 
@@ -33,7 +49,7 @@ struct _AioRwLockWaiter
   AioRwLock             *lock;          /* owned */
   GCancellable          *cancellable;   /* owned, nullable */
   gulong                 cancelled_id;
-  GError                *error;         /* when FAILED */
+  AioRwLockFailure       failure;       /* when FAILED */
   AioRwLockGuard        *guard;         /* an upgrade's guard (owned) */
   gboolean               changed_mode;  /* the granted upgrade made it WRITE */
 
@@ -56,11 +72,9 @@ void             aio_rw_lock_waiter_connect         (AioRwLockWaiter  *self);
 gboolean         aio_rw_lock_waiter_fail_if_cancelled_locked (AioRwLockWaiter *self);
 void             aio_rw_lock_waiter_settle_locked   (AioRwLockWaiter  *self,
                                                      AioRwLockWaiterStatus status,
-                                                     GError           *error);
+                                                     AioRwLockFailure  failure);
 void             aio_rw_lock_waiter_fail_locked     (AioRwLockWaiter  *self,
-                                                     GQuark            domain,
-                                                     int               code,
-                                                     const char       *message);
+                                                     AioRwLockFailure  failure);
 void             aio_rw_lock_waiter_start_timeout_locked (AioRwLockWaiter *self,
                                                      int               timeout_msec);
 void             aio_rw_lock_waiter_deliver         (AioRwLockWaiter  *self);

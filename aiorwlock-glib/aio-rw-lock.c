@@ -128,7 +128,7 @@ aio_rw_lock_serve_locked (AioRwLock *self)
 
   while ((request = aio_rw_lock_state_grant_next (&self->state)) != NULL)
     aio_rw_lock_waiter_settle_locked ((AioRwLockWaiter *) request,
-                                      AIO_RW_LOCK_WAITER_GRANTED, NULL);
+                                      AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
 }
 
 static void
@@ -149,26 +149,68 @@ dispatcher_is_gone (gpointer key,
   return g_source_is_destroyed (value);
 }
 
+/* AddressSanitizer only sees a use after free in memory really freed:
+ * sanitized builds keep no spares. */
+#if defined (__SANITIZE_ADDRESS__)
+# define KEEP_SPARES 0
+#elif defined (__has_feature)
+# if __has_feature (address_sanitizer)
+#  define KEEP_SPARES 0
+# endif
+#endif
+#ifndef KEEP_SPARES
+# define KEEP_SPARES 1
+#endif
+
+/* A zeroed block of @size: the spare in @slot if there is one. */
+gpointer
+aio_rw_lock_take_spare (gpointer *slot,
+                        gsize     size)
+{
+  gpointer mem = KEEP_SPARES ? g_atomic_pointer_exchange (slot, NULL) : NULL;
+
+  if (mem == NULL)
+    return g_malloc0 (size);
+  memset (mem, 0, size);
+  return mem;
+}
+
+/* Keeps @mem in @slot if it is free; frees it otherwise. */
+void
+aio_rw_lock_give_spare (gpointer *slot,
+                        gpointer  mem)
+{
+  if (!KEEP_SPARES || !g_atomic_pointer_compare_and_exchange (slot, NULL, mem))
+    g_free (mem);
+}
+
 GSource *
 aio_rw_lock_get_dispatcher_locked (AioRwLock    *self,
                                    GMainContext *context)
 {
-  GSource *dispatcher = g_hash_table_lookup (self->dispatchers, context);
+  GSource *dispatcher;
+
+  /* Most locks are used from one context: try the last one first. */
+  if (self->last_dispatcher != NULL &&
+      aio_rw_lock_dispatcher_serves (self->last_dispatcher, context))
+    return self->last_dispatcher;
 
   /* A destroyed one served a context that is gone (this one has its
    * address): replace it. */
+  dispatcher = g_hash_table_lookup (self->dispatchers, context);
   if (dispatcher != NULL && aio_rw_lock_dispatcher_serves (dispatcher, context))
-    return dispatcher;
+    return self->last_dispatcher = dispatcher;
 
   if (g_hash_table_size (self->dispatchers) >= 2 * MAX (self->dispatchers_swept, 4))
     {
+      self->last_dispatcher = NULL;
       g_hash_table_foreach_remove (self->dispatchers, dispatcher_is_gone, NULL);
       self->dispatchers_swept = g_hash_table_size (self->dispatchers);
     }
 
   dispatcher = aio_rw_lock_dispatcher_new (context);
   g_hash_table_replace (self->dispatchers, context, dispatcher);
-  return dispatcher;
+  return self->last_dispatcher = dispatcher;
 }
 
 /* A new request: granted now, refused now, or queued. */
@@ -181,13 +223,11 @@ submit_locked (AioRwLock       *self,
     return;
 
   if (self->state.closed)
-    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED,
-                                    "The lock is closed");
+    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_CLOSED);
   else if (aio_rw_lock_state_try_enter (&self->state, waiter->request.mode))
-    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, NULL);
+    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
   else if (timeout_msec == 0)
-    aio_rw_lock_waiter_fail_locked (waiter, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                    "The lock could not be granted at once");
+    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_NOT_AT_ONCE);
   else
     {
       aio_rw_lock_state_enqueue (&self->state, &waiter->request);
@@ -208,6 +248,8 @@ aio_rw_lock_finalize (GObject *object)
   g_assert (aio_rw_lock_state_is_idle (&self->state));
 
   g_hash_table_unref (self->dispatchers);
+  g_free (self->spare_guard);
+  g_free (self->spare_waiter);
   g_mutex_clear (&self->mutex);
 
   G_OBJECT_CLASS (aio_rw_lock_parent_class)->finalize (object);
@@ -773,9 +815,7 @@ aio_rw_lock_close (AioRwLock *self)
   g_mutex_lock (&self->mutex);
   aio_rw_lock_state_close (&self->state);
   while ((request = aio_rw_lock_state_pop_any (&self->state)) != NULL)
-    aio_rw_lock_waiter_fail_locked ((AioRwLockWaiter *) request,
-                                    AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED,
-                                    "The lock is closed");
+    aio_rw_lock_waiter_fail_locked ((AioRwLockWaiter *) request, AIO_RW_LOCK_FAILURE_CLOSED);
   g_mutex_unlock (&self->mutex);
 }
 
