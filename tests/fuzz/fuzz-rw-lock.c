@@ -1,0 +1,1422 @@
+/* fuzz-rw-lock.c: libFuzzer harness for AioRwLock, checked against a model
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The input is a program for one thread and one main context:
+ *
+ *   byte 0      the policy (value % 3: FAIR, PREFER_WRITERS, PREFER_READERS)
+ *   then        operations: an opcode byte (value % 32, see op_table) and
+ *               its argument bytes; a missing byte reads as 0
+ *
+ * Canonical opcodes (make-corpus.py writes these; the other values of the
+ * opcode byte repeat them, so frequent operations get more of the space):
+ *
+ *    0 ACQUIRE    a, s  async acquire: mode a % 3; timeout (a / 3) % 3 is
+ *                       -1, 0 or FUZZ_BIG_TIMEOUT_MSEC; if (a / 9) % 2 and
+ *                       the timeout is -1, a READ or WRITE request uses
+ *                       acquire_read_async / acquire_write_async; cancellable s
+ *    1 TRY_READ         aio_rw_lock_try_acquire_read
+ *    2 TRY_WRITE        aio_rw_lock_try_acquire_write
+ *    3 TRY_BLOCKING a, s  aio_rw_lock_acquire (mode a % 3, timeout 0): never blocks
+ *    4 RELEASE    g     aio_rw_lock_guard_release of guard g (skipped if released)
+ *    5 DROP       g     drops the harness's reference of guard g (no release)
+ *    6 REENTER    g, m  aio_rw_lock_guard_reenter (guard g, mode m % 3)
+ *    7 DOWNGRADE  g     aio_rw_lock_guard_downgrade (skipped where it is a
+ *                       programmer error: released, or an upgrade pending)
+ *    8 UPGRADE    g, s  upgrade guard g: cancellable s % 5; started with
+ *                       aio_rw_lock_upgrade_async if (s / 5) % 2, else
+ *                       aio_rw_lock_guard_upgrade_async; finished with
+ *                       aio_rw_lock_upgrade_finish if (s / 10) % 2, else
+ *                       aio_rw_lock_guard_upgrade_finish
+ *    9 CANCEL     c     g_cancellable_cancel of slot c % 4; if (c / 4) % 2,
+ *                       the slot then gets a fresh cancellable
+ *   10 DISPATCH         one g_main_context_iteration (ctx, FALSE)
+ *   11 DISPATCH_ALL     iterate until nothing is left to dispatch
+ *   12 CLOSE            aio_rw_lock_close
+ *
+ * A cancellable byte s is s % 5: 0 for none, else slot (s % 5) - 1. A guard
+ * byte g picks g % n from the harness's guard table (in creation order;
+ * guards leave it when dropped).
+ *
+ * Timeouts: a positive deadline would make the outcome depend on the wall
+ * clock, so the only positive timeout used is an hour, which never fires
+ * while one input runs; it still exercises the deadline's source being
+ * attached and torn down.
+ *
+ * The reference model. The harness keeps its own copy of the lock: the holds
+ * (a hold is shared by guards that re-entered one another, its mode the
+ * strongest of its unreleased members), the queue in arrival order, the
+ * pending upgrade, and every request with the outcome it must report. It
+ * applies DESIGN.md's rules to it, independently of the library's code (a
+ * linear scan of one queue instead of the library's three queue heads), and
+ * grants are counted when made, as the contract says. After every operation
+ * the lock's getters must equal the model's: readers, write-locked,
+ * pending-readers and -writers, closed; and every guard's mode and is_held.
+ * When a callback runs it must report exactly the outcome the model expects.
+ *
+ * Delivery timing is made deterministic: GTask completes synchronously
+ * inside the lock's completion source only if the iteration's time is later
+ * than the task's creation time (microseconds). Before each iteration the
+ * harness waits until the monotonic clock has moved past the last task it
+ * created, so a granted request's callback always runs in the first
+ * iteration after the grant, and no cancellation can fall between the
+ * library's delivery and the callback.
+ *
+ * Violations abort(); so do g_critical() and g_warning() (made fatal), since
+ * the harness never makes a call that is documented as a programmer error.
+ *
+ * Upgrades. An upgrade is pending on its guard from its submission (unless
+ * refused at once) until its outcome is delivered: meanwhile another upgrade
+ * of the guard fails with G_IO_ERROR_PENDING, downgrading it is a programmer
+ * error, and the guard shows UPGRADABLE_READ (get_mode, reenter) even once
+ * granted, while the lock already counts the hold as WRITE. The library
+ * delivers (and so ends "pending") just before the callback, in the same
+ * dispatch, except for a request whose cancellable is cancelled: GTask then
+ * runs the callback from an idle, one iteration later. In that window the
+ * harness cannot tell whether the upgrade still counts as pending, so it
+ * neither upgrades that guard again nor checks its mode (see ambiguous()).
+ *
+ * Set FUZZ_TRACE=1 to print the operations and the model's decisions.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <aiorwlock-glib/aiorwlock.h>
+
+#include "fuzz-rw-lock.h"
+
+#define READ AIO_RW_LOCK_MODE_READ
+#define WRITE AIO_RW_LOCK_MODE_WRITE
+#define UPGRADABLE AIO_RW_LOCK_MODE_UPGRADABLE_READ
+#define MODE_NONE ((AioRwLockMode) -1)
+
+#define FUZZ_MAX_OPS 2048
+#define FUZZ_N_SLOTS 4
+#define FUZZ_BIG_TIMEOUT_MSEC (60 * 60 * 1000)
+#define FUZZ_MAX_ITERATIONS 100000
+
+static gboolean trace;
+
+#define TRACE(...) \
+  G_STMT_START { if (G_UNLIKELY (trace)) g_printerr (__VA_ARGS__); } G_STMT_END
+
+G_GNUC_NORETURN static void
+fuzz_fail (const char *file,
+           int         line,
+           const char *what)
+{
+  fprintf (stderr, "fuzz-rw-lock: %s:%d: violated: %s\n", file, line, what);
+  fflush (stderr);
+  abort ();
+}
+
+#define CHECK(expr) \
+  G_STMT_START { if (G_UNLIKELY (!(expr))) fuzz_fail (__FILE__, __LINE__, #expr); } G_STMT_END
+
+typedef enum
+{
+  OP_ACQUIRE,
+  OP_TRY_READ,
+  OP_TRY_WRITE,
+  OP_TRY_BLOCKING,
+  OP_RELEASE,
+  OP_DROP,
+  OP_REENTER,
+  OP_DOWNGRADE,
+  OP_UPGRADE,
+  OP_CANCEL,
+  OP_DISPATCH,
+  OP_DISPATCH_ALL,
+  OP_CLOSE,
+} Op;
+
+/* byte % 32 -> operation: 0..12 are the canonical codes above. */
+static const Op op_table[32] = {
+  OP_ACQUIRE, OP_TRY_READ, OP_TRY_WRITE, OP_TRY_BLOCKING, OP_RELEASE, OP_DROP,
+  OP_REENTER, OP_DOWNGRADE, OP_UPGRADE, OP_CANCEL, OP_DISPATCH, OP_DISPATCH_ALL,
+  OP_CLOSE,
+  OP_ACQUIRE, OP_ACQUIRE, OP_ACQUIRE, OP_ACQUIRE, OP_ACQUIRE,
+  OP_RELEASE, OP_RELEASE, OP_RELEASE,
+  OP_REENTER, OP_REENTER,
+  OP_UPGRADE, OP_UPGRADE,
+  OP_DISPATCH, OP_DISPATCH_ALL,
+  OP_TRY_READ, OP_TRY_WRITE,
+  OP_DROP, OP_CANCEL, OP_DOWNGRADE,
+};
+
+typedef struct _Fuzz Fuzz;
+
+/* One hold of the lock, as the model counts it. Its members are its
+ * unreleased guards, or the grant of a request not yet delivered. */
+typedef struct
+{
+  guint n[3];
+} Hold;
+
+typedef struct _Request Request;
+
+typedef struct
+{
+  guint           id;
+  AioRwLockGuard *object;          /* valid while refs > 0 */
+  Hold           *hold;
+  AioRwLockMode   mode;
+  gboolean        released;
+  gboolean        in_table;
+  guint           refs;            /* the harness's: table + undelivered upgrades */
+  Request        *upgrade;         /* its pending upgrade: from submission to delivery */
+} Guard;
+
+typedef enum
+{
+  KIND_READ,     /* aio_rw_lock_acquire_read_async */
+  KIND_WRITE,    /* aio_rw_lock_acquire_write_async */
+  KIND_ACQUIRE,  /* aio_rw_lock_acquire_async */
+  KIND_UPGRADE,  /* aio_rw_lock_guard_upgrade_async */
+} Kind;
+
+typedef enum
+{
+  STATUS_QUEUED,
+  STATUS_GRANTED,    /* counted, callback not run yet */
+  STATUS_FAILED,     /* domain/code: what the callback must report */
+  STATUS_DELIVERED,  /* its callback ran */
+} Status;
+
+struct _Request
+{
+  Fuzz          *fuzz;
+  guint          id;
+  Kind           kind;
+  AioRwLockMode  mode;
+  GCancellable  *cancellable;   /* owned, nullable */
+  gboolean       connected;     /* the lock watches its cancellable */
+  Status         status;
+  GQuark         domain;
+  int            code;
+  Hold          *hold;          /* a granted acquisition's hold */
+  Guard         *guard;         /* an upgrade's guard */
+  gboolean       changed_mode;  /* a granted upgrade made its guard WRITE */
+  gboolean       lock_start;    /* aio_rw_lock_upgrade_async */
+  gboolean       lock_finish;   /* aio_rw_lock_upgrade_finish */
+  guint          n_callbacks;
+};
+
+struct _Fuzz
+{
+  GMainContext    *context;
+  AioRwLock       *lock;
+  AioRwLockPolicy  policy;
+  gboolean         closed;
+  GPtrArray       *holds;      /* of Hold, owned */
+  GPtrArray       *live;       /* of Hold: the ones that may have members */
+  GPtrArray       *guards;     /* of Guard, owned, creation order */
+  GPtrArray       *table;      /* of Guard: the ones the ops pick from */
+  GPtrArray       *requests;   /* of Request, owned, creation order */
+  GPtrArray       *queue;      /* of Request: waiting, arrival order */
+  Request         *upgrade;    /* the waiting upgrade */
+  GCancellable    *slots[FUZZ_N_SLOTS];
+  gboolean         in_call;    /* inside a library call: no callback may run */
+  gint64           last_task_time;
+  guint            n_callbacks;  /* callbacks run so far */
+};
+
+static const char *
+mode_name (AioRwLockMode mode)
+{
+  switch ((int) mode)
+    {
+    case READ: return "READ";
+    case WRITE: return "WRITE";
+    case UPGRADABLE: return "UPGRADABLE_READ";
+    default: return "NONE";
+    }
+}
+
+/* ---- Library calls ---- */
+
+#define CALL(f, stmt) \
+  G_STMT_START { (f)->in_call = TRUE; stmt; (f)->in_call = FALSE; } G_STMT_END
+
+/* ---- The model ---- */
+
+typedef struct
+{
+  guint read;        /* holds in READ mode */
+  guint upgradable;  /* holds in UPGRADABLE_READ mode */
+  guint write;       /* holds in WRITE mode */
+} Counts;
+
+static AioRwLockMode
+hold_mode (const Hold *hold)
+{
+  if (hold->n[WRITE] > 0)
+    return WRITE;
+  if (hold->n[UPGRADABLE] > 0)
+    return UPGRADABLE;
+  if (hold->n[READ] > 0)
+    return READ;
+  return MODE_NONE;
+}
+
+static void
+model_counts (Fuzz   *f,
+              Counts *counts)
+{
+  memset (counts, 0, sizeof *counts);
+
+  for (guint i = 0; i < f->live->len; )
+    {
+      switch ((int) hold_mode (g_ptr_array_index (f->live, i)))
+        {
+        case READ: counts->read++; break;
+        case UPGRADABLE: counts->upgradable++; break;
+        case WRITE: counts->write++; break;
+        default:
+          /* A hold that ended never has members again. */
+          g_ptr_array_remove_index_fast (f->live, i);
+          continue;
+        }
+      i++;
+    }
+}
+
+static Hold *
+hold_new (Fuzz          *f,
+          AioRwLockMode  mode)
+{
+  Hold *hold = g_new0 (Hold, 1);
+
+  hold->n[mode] = 1;
+  g_ptr_array_add (f->holds, hold);
+  g_ptr_array_add (f->live, hold);
+  return hold;
+}
+
+static guint
+queued (Fuzz          *f,
+        AioRwLockMode  mode)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < f->queue->len; i++)
+    n += ((Request *) g_ptr_array_index (f->queue, i))->mode == mode;
+  return n;
+}
+
+/* DESIGN.md, "Semantics". Compatibility: READ with READ and one
+ * UPGRADABLE_READ; UPGRADABLE_READ with READ only; WRITE with nothing. A
+ * pending upgrade goes before everybody, except readers under
+ * PREFER_READERS (aio_rw_lock_guard_upgrade_async's documentation). */
+static gboolean
+may_enter (Fuzz          *f,
+           const Counts  *c,
+           AioRwLockMode  mode,
+           gboolean       ahead_anyone,
+           gboolean       ahead_writer,
+           gboolean       ahead_upgradable)
+{
+  gboolean compatible = FALSE;
+
+  switch ((int) mode)
+    {
+    case READ:
+      compatible = c->write == 0;
+      break;
+    case UPGRADABLE:
+      compatible = c->write == 0 && c->upgradable == 0;
+      break;
+    case WRITE:
+      compatible = c->write == 0 && c->upgradable == 0 && c->read == 0;
+      break;
+    default:
+      CHECK (!"valid mode");
+    }
+
+  if (!compatible)
+    return FALSE;
+
+  if (f->upgrade != NULL && f->policy != AIO_RW_LOCK_POLICY_PREFER_READERS)
+    return FALSE;
+
+  switch (f->policy)
+    {
+    case AIO_RW_LOCK_POLICY_FAIR:
+      /* No barging: only the head of the queue. */
+      return !ahead_anyone;
+
+    case AIO_RW_LOCK_POLICY_PREFER_WRITERS:
+      /* Writers in order; a reader waits while any writer waits; only one
+       * UPGRADABLE_READ can enter, the first. */
+      if (mode == WRITE)
+        return !ahead_writer;
+      if (queued (f, WRITE) > 0)
+        return FALSE;
+      return mode == READ || !ahead_upgradable;
+
+    case AIO_RW_LOCK_POLICY_PREFER_READERS:
+      /* A reader enters whenever no writer holds; a writer waits until no
+       * reader holds or waits. */
+      if (mode == READ)
+        return TRUE;
+      if (mode == UPGRADABLE)
+        return !ahead_upgradable;
+      return !ahead_writer && queued (f, READ) == 0 && queued (f, UPGRADABLE) == 0;
+
+    default:
+      CHECK (!"valid policy");
+      return FALSE;
+    }
+}
+
+/* Whether a new request for @mode is granted at once. */
+static gboolean
+model_admits (Fuzz          *f,
+              AioRwLockMode  mode)
+{
+  Counts c;
+
+  if (f->closed)
+    return FALSE;
+
+  model_counts (f, &c);
+  return may_enter (f, &c, mode, f->queue->len > 0, queued (f, WRITE) > 0,
+                    queued (f, UPGRADABLE) > 0);
+}
+
+static void
+request_fail (Request *r,
+              GQuark   domain,
+              int      code)
+{
+  r->status = STATUS_FAILED;
+  r->domain = domain;
+  r->code = code;
+}
+
+/* A guard changes mode (MODE_NONE: it is released); its hold follows. */
+static void
+guard_set_mode (Guard         *g,
+                AioRwLockMode  mode)
+{
+  CHECK (!g->released && g->hold->n[g->mode] > 0);
+
+  g->hold->n[g->mode]--;
+  if (mode == MODE_NONE)
+    {
+      g->released = TRUE;
+    }
+  else
+    {
+      g->hold->n[mode]++;
+      g->mode = mode;
+    }
+}
+
+static void
+model_grant (Fuzz    *f,
+             Request *r)
+{
+  if (r->kind == KIND_UPGRADE)
+    {
+      CHECK (f->upgrade == r && r->guard->upgrade == r);
+      CHECK (!r->guard->released && r->guard->mode == UPGRADABLE);
+      f->upgrade = NULL;
+      guard_set_mode (r->guard, WRITE);
+      r->changed_mode = TRUE;
+    }
+  else
+    {
+      r->hold = hold_new (f, r->mode);
+    }
+  r->status = STATUS_GRANTED;
+  TRACE ("    grant #%u %s\n", r->id, r->kind == KIND_UPGRADE ? "upgrade" : mode_name (r->mode));
+}
+
+/* Grants whatever may enter now: the pending upgrade once no other reader
+ * holds; then the first request, in arrival order, that the policy admits. */
+static void
+model_serve (Fuzz *f)
+{
+  for (;;)
+    {
+      Request *next = NULL;
+      gboolean anyone = FALSE, writer = FALSE, upgradable = FALSE;
+      Counts c;
+
+      model_counts (f, &c);
+
+      if (f->upgrade != NULL && c.read == 0)
+        {
+          model_grant (f, f->upgrade);
+          continue;
+        }
+
+      for (guint i = 0; i < f->queue->len; i++)
+        {
+          Request *r = g_ptr_array_index (f->queue, i);
+
+          if (may_enter (f, &c, r->mode, anyone, writer, upgradable))
+            {
+              next = r;
+              g_ptr_array_remove_index (f->queue, i);
+              break;
+            }
+          anyone = TRUE;
+          writer = writer || r->mode == WRITE;
+          upgradable = upgradable || r->mode == UPGRADABLE;
+        }
+
+      if (next == NULL)
+        break;
+      model_grant (f, next);
+    }
+}
+
+static void
+model_release (Fuzz  *f,
+               Guard *g)
+{
+  /* A waiting upgrade fails; a decided one learns at delivery. */
+  if (g->upgrade != NULL && g->upgrade->status == STATUS_QUEUED)
+    {
+      CHECK (f->upgrade == g->upgrade);
+      f->upgrade = NULL;
+      request_fail (g->upgrade, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+    }
+  guard_set_mode (g, MODE_NONE);
+  model_serve (f);
+}
+
+/* The cancellable of @r fired. */
+static void
+model_cancel (Fuzz    *f,
+              Request *r)
+{
+  switch (r->status)
+    {
+    case STATUS_QUEUED:
+      if (r->kind == KIND_UPGRADE)
+        {
+          CHECK (f->upgrade == r);
+          f->upgrade = NULL;
+        }
+      else
+        {
+          CHECK (g_ptr_array_remove (f->queue, r));
+        }
+      break;
+
+    case STATUS_GRANTED:
+      /* Granted but not delivered: the grant is handed back now. */
+      if (r->kind == KIND_UPGRADE)
+        {
+          if (r->changed_mode && !r->guard->released && r->guard->mode == WRITE)
+            guard_set_mode (r->guard, UPGRADABLE);
+        }
+      else
+        {
+          CHECK (r->hold->n[r->mode] == 1);
+          r->hold->n[r->mode] = 0;
+          r->hold = NULL;
+        }
+      break;
+
+    case STATUS_FAILED:
+    case STATUS_DELIVERED:
+    default:
+      return;
+    }
+
+  TRACE ("    cancel #%u\n", r->id);
+  request_fail (r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  model_serve (f);
+}
+
+/* The mode a guard shows (get_mode, and what reenter goes by): a granted
+ * upgrade shows once delivered. */
+static AioRwLockMode
+visible_mode (const Guard *g)
+{
+  if (g->upgrade != NULL && g->upgrade->changed_mode)
+    return UPGRADABLE;
+  return g->mode;
+}
+
+/* Whether the guard's upgrade may have been delivered by the library
+ * although its callback has not run: decided, and its cancellable
+ * cancelled, so GTask defers the callback to an idle. */
+static gboolean
+ambiguous (const Guard *g)
+{
+  return g->upgrade != NULL &&
+         g->upgrade->status == STATUS_FAILED &&
+         g_cancellable_is_cancelled (g->upgrade->cancellable);
+}
+
+/* ---- Checks ---- */
+
+static void
+check_state (Fuzz     *f,
+             gboolean  quiescent)
+{
+  guint readers = aio_rw_lock_get_readers (f->lock);
+  gboolean read_locked = aio_rw_lock_is_read_locked (f->lock);
+  gboolean write_locked = aio_rw_lock_is_write_locked (f->lock);
+  guint pending_readers = aio_rw_lock_get_pending_readers (f->lock);
+  guint pending_writers = aio_rw_lock_get_pending_writers (f->lock);
+  gboolean closed = aio_rw_lock_is_closed (f->lock);
+  Counts c;
+
+  /* Safety, from the lock alone: a writer holds alone; a free lock has
+   * nobody waiting (a request never stays queued while it could enter). */
+  CHECK (!(write_locked && readers > 0));
+  CHECK (read_locked == (readers > 0));
+  CHECK (write_locked || readers > 0 || (pending_readers == 0 && pending_writers == 0));
+
+  /* The model is sound... */
+  model_counts (f, &c);
+  CHECK (c.write <= 1 && c.upgradable <= 1);
+  CHECK (c.write == 0 || (c.read == 0 && c.upgradable == 0));
+  CHECK (f->upgrade == NULL || c.upgradable == 1);
+
+  /* ...and the lock agrees with it. */
+  CHECK (readers == c.read + c.upgradable);
+  CHECK (write_locked == (c.write > 0));
+  CHECK (pending_readers == queued (f, READ) + queued (f, UPGRADABLE));
+  CHECK (pending_writers == queued (f, WRITE) + (f->upgrade != NULL ? 1 : 0));
+  CHECK (closed == f->closed);
+  CHECK (aio_rw_lock_get_policy (f->lock) == f->policy);
+
+  /* Every guard the harness still references. */
+  for (guint i = 0; i < f->guards->len; i++)
+    {
+      Guard *g = g_ptr_array_index (f->guards, i);
+
+      if (g->refs == 0)
+        continue;
+      CHECK (aio_rw_lock_guard_is_held (g->object) == !g->released);
+      if (!ambiguous (g))
+        CHECK (aio_rw_lock_guard_get_mode (g->object) == visible_mode (g));
+      CHECK (aio_rw_lock_guard_get_lock (g->object) == f->lock);
+    }
+
+  if (quiescent)
+    {
+      guint p_readers, p_pending_readers, p_pending_writers;
+      gboolean p_read_locked, p_write_locked, p_closed;
+      AioRwLockPolicy p_policy;
+
+      /* The properties are the getters. */
+      g_object_get (f->lock,
+                    "policy", &p_policy,
+                    "readers", &p_readers,
+                    "read-locked", &p_read_locked,
+                    "write-locked", &p_write_locked,
+                    "pending-readers", &p_pending_readers,
+                    "pending-writers", &p_pending_writers,
+                    "closed", &p_closed,
+                    NULL);
+      CHECK (p_policy == f->policy);
+      CHECK (p_readers == readers && p_read_locked == read_locked);
+      CHECK (p_write_locked == write_locked);
+      CHECK (p_pending_readers == pending_readers && p_pending_writers == pending_writers);
+      CHECK (p_closed == closed);
+
+      /* Nothing is left to deliver: every settled request's callback ran. */
+      for (guint i = 0; i < f->requests->len; i++)
+        {
+          Request *r = g_ptr_array_index (f->requests, i);
+
+          CHECK (r->status == STATUS_QUEUED || r->status == STATUS_DELIVERED);
+        }
+    }
+}
+
+/* ---- The harness's guards ---- */
+
+static Guard *
+guard_add (Fuzz           *f,
+           AioRwLockGuard *object,
+           Hold           *hold,
+           AioRwLockMode   mode)
+{
+  Guard *g = g_new0 (Guard, 1);
+
+  g->id = f->guards->len;
+  g->object = object;
+  g->hold = hold;
+  g->mode = mode;
+  g->in_table = TRUE;
+  g->refs = 1;
+  g_ptr_array_add (f->guards, g);
+  g_ptr_array_add (f->table, g);
+
+  CHECK (aio_rw_lock_guard_get_lock (object) == f->lock);
+  CHECK (aio_rw_lock_guard_get_mode (object) == mode);
+  CHECK (aio_rw_lock_guard_is_held (object));
+
+  TRACE ("    new guard g%u %s\n", g->id, mode_name (mode));
+  return g;
+}
+
+/* Drops one of the harness's references. The last one ends the hold if it
+ * was not released: at once in the model; in the library when its own
+ * references (an upgrade's task) go, before the next callback runs. */
+static void
+guard_unref (Fuzz  *f,
+             Guard *g)
+{
+  AioRwLockGuard *object = g->object;
+
+  CHECK (g->refs > 0);
+  if (--g->refs == 0)
+    {
+      g->object = NULL;
+      if (!g->released)
+        model_release (f, g);
+    }
+  CALL (f, aio_rw_lock_guard_unref (object));
+}
+
+static Guard *
+pick_guard (Fuzz   *f,
+            guint8  byte)
+{
+  if (f->table->len == 0)
+    return NULL;
+  return g_ptr_array_index (f->table, byte % f->table->len);
+}
+
+static GCancellable *
+pick_cancellable (Fuzz   *f,
+                  guint8  byte)
+{
+  guint s = byte % (FUZZ_N_SLOTS + 1);
+
+  return s == 0 ? NULL : f->slots[s - 1];
+}
+
+static Request *
+request_new (Fuzz          *f,
+             Kind           kind,
+             AioRwLockMode  mode,
+             GCancellable  *cancellable)
+{
+  Request *r = g_new0 (Request, 1);
+
+  r->fuzz = f;
+  r->id = f->requests->len;
+  r->kind = kind;
+  r->mode = mode;
+  r->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  r->status = STATUS_QUEUED;
+  g_ptr_array_add (f->requests, r);
+  return r;
+}
+
+static void
+request_free (gpointer data)
+{
+  Request *r = data;
+
+  g_clear_object (&r->cancellable);
+  g_free (r);
+}
+
+/* ---- Callbacks ---- */
+
+static void
+check_callback (Fuzz    *f,
+                Request *r,
+                GObject *source)
+{
+  GSource *current = g_main_current_source ();
+
+  /* Never inside a library call or g_cancellable_cancel (); exactly once;
+   * on the caller's thread-default context; only once settled. */
+  CHECK (!f->in_call);
+  CHECK (r->n_callbacks++ == 0);
+  f->n_callbacks++;
+  CHECK (source == (GObject *) f->lock);
+  CHECK (g_main_context_get_thread_default () == f->context);
+  CHECK (current != NULL && g_source_get_context (current) == f->context);
+  CHECK (r->status == STATUS_GRANTED || r->status == STATUS_FAILED);
+}
+
+static void
+on_acquired (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Request *r = user_data;
+  Fuzz *f = r->fuzz;
+  g_autoptr(GError) error = NULL;
+  AioRwLockGuard *guard = NULL;
+
+  check_callback (f, r, source);
+
+  switch (r->kind)
+    {
+    case KIND_READ:
+      CALL (f, guard = aio_rw_lock_acquire_read_finish (f->lock, result, &error));
+      break;
+    case KIND_WRITE:
+      CALL (f, guard = aio_rw_lock_acquire_write_finish (f->lock, result, &error));
+      break;
+    case KIND_ACQUIRE:
+      CALL (f, guard = aio_rw_lock_acquire_finish (f->lock, result, &error));
+      break;
+    case KIND_UPGRADE:
+    default:
+      CHECK (!"an acquisition");
+    }
+
+  TRACE ("    callback #%u: %s\n", r->id,
+         guard != NULL ? "guard" : error != NULL ? error->message : "no error");
+
+  if (r->status == STATUS_GRANTED)
+    {
+      CHECK (guard != NULL && error == NULL);
+      guard_add (f, guard, r->hold, r->mode);
+    }
+  else
+    {
+      /* A failed (a cancelled) request never delivers a guard. */
+      CHECK (guard == NULL);
+      CHECK (g_error_matches (error, r->domain, r->code));
+    }
+  r->hold = NULL;
+  r->status = STATUS_DELIVERED;
+}
+
+static void
+on_upgraded (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Request *r = user_data;
+  Fuzz *f = r->fuzz;
+  Guard *g = r->guard;
+  g_autoptr(GError) error = NULL;
+  gboolean upgraded;
+
+  check_callback (f, r, source);
+  CHECK (r->kind == KIND_UPGRADE && g->refs > 0);
+
+  /* Either finish function takes the result of either start function. */
+  if (r->lock_finish)
+    CALL (f, upgraded = aio_rw_lock_upgrade_finish (f->lock, result, &error));
+  else
+    CALL (f, upgraded = aio_rw_lock_guard_upgrade_finish (g->object, result, &error));
+
+  TRACE ("    callback #%u: %s\n", r->id,
+         upgraded ? "upgraded" : error != NULL ? error->message : "no error");
+
+  /* Delivered: no longer pending. */
+  if (g->upgrade == r)
+    g->upgrade = NULL;
+
+  /* A grant whose guard was released before delivery reports NOT_HELD. */
+  if (r->status == STATUS_GRANTED && g->released)
+    request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+
+  if (r->status == STATUS_GRANTED)
+    {
+      /* "On success @self is a WRITE guard." */
+      CHECK (upgraded && error == NULL);
+      CHECK (g->mode == WRITE);
+    }
+  else
+    {
+      CHECK (!upgraded);
+      CHECK (g_error_matches (error, r->domain, r->code));
+    }
+  r->status = STATUS_DELIVERED;
+
+  guard_unref (f, g);
+}
+
+/* ---- Operations ---- */
+
+typedef struct
+{
+  const guint8 *data;
+  size_t        size;
+  size_t        pos;
+} Reader;
+
+static guint8
+next_byte (Reader *reader)
+{
+  return reader->pos < reader->size ? reader->data[reader->pos++] : 0;
+}
+
+static void
+note_task (Fuzz *f)
+{
+  f->last_task_time = g_get_monotonic_time ();
+}
+
+static void
+op_acquire (Fuzz   *f,
+            guint8  a,
+            guint8  s)
+{
+  AioRwLockMode mode = a % 3;
+  guint timeout_choice = (a / 3) % 3;
+  int timeout = timeout_choice == 0 ? -1 : timeout_choice == 1 ? 0 : FUZZ_BIG_TIMEOUT_MSEC;
+  gboolean short_form = (a / 9) % 2 && timeout == -1 && mode != UPGRADABLE;
+  GCancellable *cancellable = pick_cancellable (f, s);
+  Kind kind = !short_form ? KIND_ACQUIRE : mode == READ ? KIND_READ : KIND_WRITE;
+  Request *r = request_new (f, kind, mode, cancellable);
+
+  TRACE ("acquire #%u %s timeout %d cancellable %p\n", r->id, mode_name (mode), timeout, (void *) cancellable);
+
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      request_fail (r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    }
+  else
+    {
+      r->connected = cancellable != NULL;
+      if (f->closed)
+        request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+      else if (model_admits (f, mode))
+        model_grant (f, r);
+      else if (timeout == 0)
+        request_fail (r, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      else
+        g_ptr_array_add (f->queue, r);
+    }
+
+  switch (kind)
+    {
+    case KIND_READ:
+      CALL (f, aio_rw_lock_acquire_read_async (f->lock, cancellable, on_acquired, r));
+      break;
+    case KIND_WRITE:
+      CALL (f, aio_rw_lock_acquire_write_async (f->lock, cancellable, on_acquired, r));
+      break;
+    case KIND_ACQUIRE:
+    case KIND_UPGRADE:
+    default:
+      CALL (f, aio_rw_lock_acquire_async (f->lock, mode, timeout, cancellable, on_acquired, r));
+      break;
+    }
+  note_task (f);
+}
+
+static void
+op_try (Fuzz          *f,
+        AioRwLockMode  mode)
+{
+  gboolean expected = model_admits (f, mode);
+  AioRwLockGuard *guard = NULL;
+
+  TRACE ("try %s: %s\n", mode_name (mode), expected ? "granted" : "refused");
+
+  if (mode == READ)
+    CALL (f, guard = aio_rw_lock_try_acquire_read (f->lock));
+  else
+    CALL (f, guard = aio_rw_lock_try_acquire_write (f->lock));
+
+  CHECK ((guard != NULL) == expected);
+  if (guard != NULL)
+    guard_add (f, guard, hold_new (f, mode), mode);
+}
+
+static void
+op_try_blocking (Fuzz   *f,
+                 guint8  a,
+                 guint8  s)
+{
+  AioRwLockMode mode = a % 3;
+  GCancellable *cancellable = pick_cancellable (f, s);
+  g_autoptr(GError) error = NULL;
+  AioRwLockGuard *guard = NULL;
+  GQuark domain = 0;
+  int code = 0;
+
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      domain = G_IO_ERROR;
+      code = G_IO_ERROR_CANCELLED;
+    }
+  else if (f->closed)
+    {
+      domain = AIO_RW_LOCK_ERROR;
+      code = AIO_RW_LOCK_ERROR_CLOSED;
+    }
+  else if (!model_admits (f, mode))
+    {
+      domain = G_IO_ERROR;
+      code = G_IO_ERROR_TIMED_OUT;
+    }
+
+  TRACE ("acquire (blocking, timeout 0) %s: %s\n", mode_name (mode), domain == 0 ? "granted" : "refused");
+
+  CALL (f, guard = aio_rw_lock_acquire (f->lock, mode, 0, cancellable, &error));
+
+  if (domain == 0)
+    {
+      CHECK (guard != NULL && error == NULL);
+      guard_add (f, guard, hold_new (f, mode), mode);
+    }
+  else
+    {
+      CHECK (guard == NULL);
+      CHECK (g_error_matches (error, domain, code));
+    }
+}
+
+static void
+op_release (Fuzz   *f,
+            guint8  byte)
+{
+  Guard *g = pick_guard (f, byte);
+
+  /* Releasing twice is a programmer error (a critical): not done. */
+  if (g == NULL || g->released)
+    return;
+
+  TRACE ("release g%u\n", g->id);
+  model_release (f, g);
+  CALL (f, aio_rw_lock_guard_release (g->object));
+}
+
+static void
+op_drop (Fuzz   *f,
+         guint8  byte)
+{
+  Guard *g = pick_guard (f, byte);
+
+  if (g == NULL)
+    return;
+
+  TRACE ("drop g%u (%u refs)\n", g->id, g->refs);
+  g_ptr_array_remove (f->table, g);
+  g->in_table = FALSE;
+  guard_unref (f, g);
+}
+
+/* DESIGN.md: READ from any guard; UPGRADABLE_READ from an UPGRADABLE_READ or
+ * WRITE guard; WRITE from a WRITE guard. */
+static gboolean
+reenter_allowed (AioRwLockMode have,
+                 AioRwLockMode want)
+{
+  return want == READ ||
+         (want == UPGRADABLE && (have == UPGRADABLE || have == WRITE)) ||
+         (want == WRITE && have == WRITE);
+}
+
+static void
+op_reenter (Fuzz   *f,
+            guint8  byte,
+            guint8  m)
+{
+  Guard *g = pick_guard (f, byte);
+  AioRwLockMode mode = m % 3;
+  g_autoptr(GError) error = NULL;
+  AioRwLockGuard *guard = NULL;
+
+  if (g == NULL)
+    return;
+
+  TRACE ("reenter g%u (%s%s) as %s\n", g->id, mode_name (visible_mode (g)),
+         g->released ? ", released" : "", mode_name (mode));
+
+  CALL (f, guard = aio_rw_lock_guard_reenter (g->object, mode, &error));
+
+  if (g->released)
+    {
+      CHECK (guard == NULL);
+      CHECK (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD));
+    }
+  else if (!reenter_allowed (visible_mode (g), mode))
+    {
+      CHECK (guard == NULL);
+      CHECK (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK));
+    }
+  else
+    {
+      CHECK (guard != NULL && error == NULL);
+      g->hold->n[mode]++;
+      guard_add (f, guard, g->hold, mode);
+    }
+}
+
+static void
+op_downgrade (Fuzz   *f,
+              guint8  byte)
+{
+  Guard *g = pick_guard (f, byte);
+
+  /* Documented programmer errors (criticals): not done. */
+  if (g == NULL || g->released || g->upgrade != NULL)
+    return;
+
+  TRACE ("downgrade g%u (%s)\n", g->id, mode_name (g->mode));
+  if (g->mode != READ)
+    {
+      guard_set_mode (g, READ);
+      model_serve (f);
+    }
+  CALL (f, aio_rw_lock_guard_downgrade (g->object));
+}
+
+static void
+op_upgrade (Fuzz   *f,
+            guint8  byte,
+            guint8  s)
+{
+  Guard *g = pick_guard (f, byte);
+  GCancellable *cancellable = pick_cancellable (f, s);
+  Request *r;
+  Counts c;
+
+  /* Whether an undelivered upgrade still counts as pending depends on
+   * whether the library delivered it already: not knowable here. */
+  if (g == NULL || ambiguous (g))
+    return;
+
+  r = request_new (f, KIND_UPGRADE, WRITE, cancellable);
+  r->guard = g;
+  r->lock_start = (s / (FUZZ_N_SLOTS + 1)) % 2;
+  r->lock_finish = (s / (2 * (FUZZ_N_SLOTS + 1))) % 2;
+  g->refs++;
+  aio_rw_lock_guard_ref (g->object);
+
+  TRACE ("upgrade #%u of g%u (%s%s) cancellable %p\n", r->id, g->id, mode_name (visible_mode (g)),
+         g->released ? ", released" : "", (void *) cancellable);
+
+  model_counts (f, &c);
+  r->connected = cancellable != NULL && !g_cancellable_is_cancelled (cancellable);
+
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      request_fail (r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    }
+  else if (g->released)
+    {
+      request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+    }
+  else if (g->mode == READ)
+    {
+      request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK);
+    }
+  else if (g->upgrade != NULL || f->upgrade != NULL)
+    {
+      /* This guard's upgrade is not delivered yet, or another guard of
+       * the hold waits to upgrade it. */
+      request_fail (r, G_IO_ERROR, G_IO_ERROR_PENDING);
+    }
+  else
+    {
+      /* Pending on the guard until delivered, whatever the outcome. */
+      g->upgrade = r;
+
+      if (hold_mode (g->hold) == WRITE)
+        {
+          /* Already exclusive: granted at once. */
+          r->status = STATUS_GRANTED;
+          if (g->mode == UPGRADABLE)
+            {
+              guard_set_mode (g, WRITE);
+              r->changed_mode = TRUE;
+            }
+        }
+      else if (f->closed)
+        {
+          request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+        }
+      else
+        {
+          /* It waits for the other readers; until then nobody else
+           * enters (but readers under PREFER_READERS). */
+          CHECK (g->mode == UPGRADABLE && hold_mode (g->hold) == UPGRADABLE);
+          f->upgrade = r;
+          if (c.read == 0)
+            model_grant (f, r);
+        }
+    }
+
+  if (r->lock_start)
+    CALL (f, aio_rw_lock_upgrade_async (f->lock, g->object, cancellable, on_upgraded, r));
+  else
+    CALL (f, aio_rw_lock_guard_upgrade_async (g->object, cancellable, on_upgraded, r));
+  note_task (f);
+}
+
+static void
+op_cancel (Fuzz   *f,
+           guint8  c)
+{
+  guint slot = c % FUZZ_N_SLOTS;
+  gboolean renew = (c / FUZZ_N_SLOTS) % 2;
+  GCancellable *cancellable = f->slots[slot];
+
+  TRACE ("cancel slot %u (%p)%s\n", slot, (void *) cancellable, renew ? ", renew" : "");
+
+  /* The lock's handlers run in the order they were connected: the order
+   * the requests were made. */
+  if (!g_cancellable_is_cancelled (cancellable))
+    {
+      for (guint i = 0; i < f->requests->len; i++)
+        {
+          Request *r = g_ptr_array_index (f->requests, i);
+
+          if (r->cancellable == cancellable && r->connected)
+            model_cancel (f, r);
+        }
+    }
+
+  CALL (f, g_cancellable_cancel (cancellable));
+
+  if (renew)
+    {
+      g_object_unref (f->slots[slot]);
+      f->slots[slot] = g_cancellable_new ();
+    }
+}
+
+static gboolean
+dispatch_once (Fuzz *f)
+{
+  /* GTask completes in the lock's completion source, synchronously, only
+   * in an iteration whose time is later than the task's creation: make
+   * sure it is, so delivery never depends on the clock's resolution. */
+  while (g_get_monotonic_time () <= f->last_task_time)
+    ;
+
+  return g_main_context_iteration (f->context, FALSE);
+}
+
+static void
+dispatch_all (Fuzz *f)
+{
+  guint n = 0;
+
+  while (dispatch_once (f))
+    CHECK (++n < FUZZ_MAX_ITERATIONS);  /* a livelock */
+}
+
+static void
+op_close (Fuzz *f)
+{
+  TRACE ("close\n");
+
+  if (!f->closed)
+    {
+      f->closed = TRUE;
+      if (f->upgrade != NULL)
+        {
+          request_fail (f->upgrade, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+          f->upgrade = NULL;
+        }
+      for (guint i = 0; i < f->queue->len; i++)
+        request_fail (g_ptr_array_index (f->queue, i), AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+      g_ptr_array_set_size (f->queue, 0);
+    }
+
+  CALL (f, aio_rw_lock_close (f->lock));
+}
+
+static void
+run_op (Fuzz   *f,
+        Reader *reader)
+{
+  Op op = op_table[next_byte (reader) % G_N_ELEMENTS (op_table)];
+  guint8 a, b;
+
+  switch (op)
+    {
+    case OP_ACQUIRE:
+      a = next_byte (reader);
+      b = next_byte (reader);
+      op_acquire (f, a, b);
+      break;
+    case OP_TRY_READ:
+      op_try (f, READ);
+      break;
+    case OP_TRY_WRITE:
+      op_try (f, WRITE);
+      break;
+    case OP_TRY_BLOCKING:
+      a = next_byte (reader);
+      b = next_byte (reader);
+      op_try_blocking (f, a, b);
+      break;
+    case OP_RELEASE:
+      op_release (f, next_byte (reader));
+      break;
+    case OP_DROP:
+      op_drop (f, next_byte (reader));
+      break;
+    case OP_REENTER:
+      a = next_byte (reader);
+      b = next_byte (reader);
+      op_reenter (f, a, b);
+      break;
+    case OP_DOWNGRADE:
+      op_downgrade (f, next_byte (reader));
+      break;
+    case OP_UPGRADE:
+      a = next_byte (reader);
+      b = next_byte (reader);
+      op_upgrade (f, a, b);
+      break;
+    case OP_CANCEL:
+      op_cancel (f, next_byte (reader));
+      break;
+    case OP_DISPATCH:
+      TRACE ("dispatch\n");
+      dispatch_once (f);
+      break;
+    case OP_DISPATCH_ALL:
+      TRACE ("dispatch all\n");
+      dispatch_all (f);
+      break;
+    case OP_CLOSE:
+      op_close (f);
+      break;
+    default:
+      CHECK (!"a valid operation");
+    }
+
+  check_state (f, op == OP_DISPATCH_ALL);
+}
+
+/* Releases (or drops) every guard and delivers everything until nothing
+ * is held, queued or undelivered. */
+static void
+drain (Fuzz *f)
+{
+  for (guint round = 0; ; round++)
+    {
+      guint n_callbacks = f->n_callbacks;
+      gboolean released_any = f->table->len > 0;
+      gboolean busy = FALSE;
+
+      TRACE ("drain round %u\n", round);
+      while (f->table->len > 0)
+        {
+          Guard *g = g_ptr_array_index (f->table, f->table->len - 1);
+
+          /* Half by release, half by dropping the last reference. */
+          if (!g->released && g->id % 2 == 0)
+            {
+              model_release (f, g);
+              CALL (f, aio_rw_lock_guard_release (g->object));
+            }
+          g_ptr_array_remove_index (f->table, f->table->len - 1);
+          g->in_table = FALSE;
+          guard_unref (f, g);
+        }
+
+      dispatch_all (f);
+      check_state (f, TRUE);
+
+      for (guint i = 0; i < f->requests->len; i++)
+        busy = busy || ((Request *) g_ptr_array_index (f->requests, i))->status != STATUS_DELIVERED;
+      if (!busy && f->table->len == 0)
+        break;
+
+      /* Each round ends holds or completes requests; a round that did
+       * neither leaves a waiter stuck forever. */
+      CHECK (released_any || f->n_callbacks > n_callbacks);
+    }
+
+  /* Free: no hold leaked, no waiter forgotten. */
+  CHECK (aio_rw_lock_get_readers (f->lock) == 0);
+  CHECK (!aio_rw_lock_is_write_locked (f->lock));
+  CHECK (aio_rw_lock_get_pending_readers (f->lock) == 0);
+  CHECK (aio_rw_lock_get_pending_writers (f->lock) == 0);
+  CHECK (f->queue->len == 0 && f->upgrade == NULL);
+  for (guint i = 0; i < f->holds->len; i++)
+    CHECK (hold_mode (g_ptr_array_index (f->holds, i)) == MODE_NONE);
+  for (guint i = 0; i < f->guards->len; i++)
+    CHECK (((Guard *) g_ptr_array_index (f->guards, i))->refs == 0);
+  for (guint i = 0; i < f->requests->len; i++)
+    CHECK (((Request *) g_ptr_array_index (f->requests, i))->n_callbacks == 1);
+}
+
+int
+LLVMFuzzerInitialize (int    *argc,
+                      char ***argv)
+{
+  /* GSlice (GLib < 2.76) caches memory: let LeakSanitizer see malloc. */
+  g_setenv ("G_SLICE", "always-malloc", FALSE);
+
+  trace = g_strcmp0 (g_getenv ("FUZZ_TRACE"), "1") == 0;
+
+  /* The harness makes no call that is a programmer error: any critical
+   * or warning is a finding. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+
+  /* Register the types once, outside any input. */
+  g_type_ensure (AIO_TYPE_RW_LOCK);
+  g_type_ensure (AIO_TYPE_RW_LOCK_GUARD);
+  g_type_ensure (G_TYPE_TASK);
+  g_type_ensure (G_TYPE_CANCELLABLE);
+  (void) G_IO_ERROR;
+  (void) AIO_RW_LOCK_ERROR;
+
+  return 0;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data,
+                        size_t         size)
+{
+  Reader reader = { data, size, 0 };
+  gpointer weak_lock;
+  Fuzz f = { 0 };
+
+  if (size == 0)
+    return 0;
+
+  f.policy = next_byte (&reader) % 3;
+  f.context = g_main_context_new ();
+  g_main_context_push_thread_default (f.context);
+  f.lock = aio_rw_lock_new_with_policy (f.policy);
+  weak_lock = f.lock;
+  g_object_add_weak_pointer (G_OBJECT (f.lock), &weak_lock);
+  f.holds = g_ptr_array_new_with_free_func (g_free);
+  f.live = g_ptr_array_new ();
+  f.guards = g_ptr_array_new_with_free_func (g_free);
+  f.table = g_ptr_array_new ();
+  f.requests = g_ptr_array_new_with_free_func (request_free);
+  f.queue = g_ptr_array_new ();
+  for (guint i = 0; i < FUZZ_N_SLOTS; i++)
+    f.slots[i] = g_cancellable_new ();
+
+  TRACE ("policy %u\n", f.policy);
+  check_state (&f, TRUE);
+
+  for (guint n = 0; reader.pos < reader.size && n < FUZZ_MAX_OPS; n++)
+    run_op (&f, &reader);
+
+  drain (&f);
+
+  /* Nothing keeps the lock alive any more: no guard, no waiter, no task. */
+  g_object_unref (f.lock);
+  CHECK (weak_lock == NULL);
+  CHECK (!g_main_context_pending (f.context));
+
+  for (guint i = 0; i < FUZZ_N_SLOTS; i++)
+    g_object_unref (f.slots[i]);
+  g_ptr_array_unref (f.queue);
+  g_ptr_array_unref (f.requests);
+  g_ptr_array_unref (f.table);
+  g_ptr_array_unref (f.guards);
+  g_ptr_array_unref (f.live);
+  g_ptr_array_unref (f.holds);
+  g_main_context_pop_thread_default (f.context);
+  g_main_context_unref (f.context);
+
+  return 0;
+}
