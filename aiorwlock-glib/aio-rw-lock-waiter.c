@@ -419,6 +419,7 @@ typedef struct
   GMutex        mutex;
   GQueue        ready;    /* of AioRwLockWaiter, by request.link */
   gint          n_ready;  /* ready.length, for prepare () without the mutex */
+  gint          gone;     /* destroyed with its context */
 } AioRwLockDispatcher;
 
 /* Readiness is polled in prepare/check rather than signalled with a ready
@@ -510,6 +511,17 @@ static GSourceFuncs dispatcher_funcs = {
   .finalize = dispatcher_finalize,
 };
 
+/* The destroy notify of the (unused) callback data: the only notice a
+ * source gets when its context is finalized. Read with an atomic, unlike
+ * g_source_is_destroyed (), which reads flags the context's thread writes. */
+static void
+dispatcher_mark_gone (gpointer data)
+{
+  AioRwLockDispatcher *self = data;
+
+  g_atomic_int_set (&self->gone, TRUE);
+}
+
 GSource *
 aio_rw_lock_dispatcher_new (GMainContext *context)
 {
@@ -523,6 +535,7 @@ aio_rw_lock_dispatcher_new (GMainContext *context)
   g_source_set_static_name (source, "[aiorwlock] completions");
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_can_recurse (source, TRUE);
+  g_source_set_callback (source, NULL, self, dispatcher_mark_gone);
   g_source_attach (source, context);
 
   return source;
@@ -531,9 +544,15 @@ aio_rw_lock_dispatcher_new (GMainContext *context)
 /* A destroyed source served a context that is gone (another may now have
  * its address). */
 gboolean
+aio_rw_lock_dispatcher_is_gone (GSource *source)
+{
+  return g_atomic_int_get (&((AioRwLockDispatcher *) source)->gone);
+}
+
+gboolean
 aio_rw_lock_dispatcher_serves (GSource      *source,
                                GMainContext *context)
 {
-  return !g_source_is_destroyed (source) &&
+  return !aio_rw_lock_dispatcher_is_gone (source) &&
          ((AioRwLockDispatcher *) source)->context == context;
 }

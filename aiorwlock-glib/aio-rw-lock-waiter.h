@@ -85,6 +85,7 @@ AioRwLockGuard  *aio_rw_lock_waiter_wait            (AioRwLockWaiter  *self,
 GSource         *aio_rw_lock_dispatcher_new         (GMainContext     *context);
 gboolean         aio_rw_lock_dispatcher_serves      (GSource          *dispatcher,
                                                      GMainContext     *context);
+gboolean         aio_rw_lock_dispatcher_is_gone     (GSource          *dispatcher);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AioRwLockWaiter, aio_rw_lock_waiter_unref)
 

@@ -146,7 +146,7 @@ dispatcher_is_gone (gpointer key,
                     gpointer value,
                     gpointer user_data)
 {
-  return g_source_is_destroyed (value);
+  return aio_rw_lock_dispatcher_is_gone (value);
 }
 
 /* AddressSanitizer only sees a use after free in memory really freed:

@@ -5,7 +5,7 @@
 
 #include "aio-test-util.h"
 
-guint aio_test_completions;
+gint aio_test_completions;
 
 static gboolean
 on_deadline (gpointer user_data)
@@ -66,7 +66,7 @@ aio_test_on_acquired (GObject      *source,
     request->guard = aio_rw_lock_acquire_finish (AIO_RW_LOCK (source), result, &request->error);
 
   g_assert_true ((request->guard == NULL) != (request->error == NULL));
-  request->order = ++aio_test_completions;
+  request->order = g_atomic_int_add (&aio_test_completions, 1) + 1;
   request->thread = g_thread_self ();
   request->done = TRUE;
 }
@@ -83,7 +83,7 @@ aio_test_on_upgraded (GObject      *source,
 
   request->upgraded = aio_rw_lock_guard_upgrade_finish (request->guard, result, &request->error);
   g_assert_true (request->upgraded == (request->error == NULL));
-  request->order = ++aio_test_completions;
+  request->order = g_atomic_int_add (&aio_test_completions, 1) + 1;
   request->thread = g_thread_self ();
   request->done = TRUE;
 }

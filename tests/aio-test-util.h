@@ -22,7 +22,7 @@ typedef struct
   GError         *error;
 } Request;
 
-extern guint aio_test_completions;
+extern gint aio_test_completions;  /* atomic: callbacks run on several threads */
 
 void     aio_test_iterate_until     (GMainContext *context,
                                      gboolean     *flag);

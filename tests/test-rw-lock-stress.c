@@ -689,7 +689,9 @@ context_step (Actor *actor)
   applies[OP_DOWNGRADE] = candidate[OP_DOWNGRADE] != NULL;
   applies[OP_UPGRADE] = candidate[OP_UPGRADE] != NULL && queue_room;
   applies[OP_CANCEL] = p != NULL;
+  g_mutex_lock (&round->mutex);
   applies[OP_HANDOFF] = candidate[OP_HANDOFF] != NULL && round->inbox->len < 2;
+  g_mutex_unlock (&round->mutex);
   applies[OP_DISPATCH] = TRUE;
 
   for (op = 0; op < N_OPS; op++)
