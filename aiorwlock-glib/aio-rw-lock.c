@@ -35,8 +35,8 @@
  * [Policies](policies.html), [Cancellation and timeouts](cancellation.html),
  * [Threads and main contexts](threads.html) and
  * [Upgrade, downgrade and re-entry](upgrade.html) pages give the details,
- * and [Migrating from aiorwlock](migrating.html) maps Python's aiorwlock
- * onto this API.
+ * [Migrating from aiorwlock](migrating.html) maps Python's aiorwlock
+ * onto this API, and [Performance](performance.html) gives what it costs.
  *
  * ## Usage
  *
