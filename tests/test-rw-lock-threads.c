@@ -519,21 +519,42 @@ test_cancel_seen_at_delivery (void)
 /* Contexts come and go: the lock keeps one completion source per live
  * context and sweeps those of dead ones. */
 static void
+acquire_on_new_context (AioRwLock     *lock,
+                        AioRwLockMode  mode,
+                        GMainContext  *context)
+{
+  Request r = { 0 };
+
+  g_main_context_push_thread_default (context);
+  aio_test_acquire (lock, mode, -1, NULL, &r);
+  aio_test_iterate_until (context, &r.done);
+  aio_test_assert_granted (&r);
+  aio_test_release (&r);
+  g_main_context_pop_thread_default (context);
+}
+
+static void
 test_many_short_lived_contexts (void)
 {
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  GMainContext *alive[12];
+
+  /* Twelve contexts alive at once, then all gone: their sources must be
+   * swept, not kept, as new contexts come. */
+  for (guint i = 0; i < G_N_ELEMENTS (alive); i++)
+    {
+      alive[i] = g_main_context_new ();
+      acquire_on_new_context (lock, READ, alive[i]);
+    }
+  g_assert_cmpuint (g_hash_table_size (lock->dispatchers), ==, G_N_ELEMENTS (alive));
+  for (guint i = 0; i < G_N_ELEMENTS (alive); i++)
+    g_main_context_unref (alive[i]);
 
   for (guint i = 0; i < 40; i++)
     {
       GMainContext *context = g_main_context_new ();
-      Request r = { 0 };
 
-      g_main_context_push_thread_default (context);
-      aio_test_acquire (lock, i % 2 ? READ : WRITE, -1, NULL, &r);
-      aio_test_iterate_until (context, &r.done);
-      aio_test_assert_granted (&r);
-      aio_test_release (&r);
-      g_main_context_pop_thread_default (context);
+      acquire_on_new_context (lock, i % 2 ? READ : WRITE, context);
       g_main_context_unref (context);
     }
   g_assert_cmpuint (g_hash_table_size (lock->dispatchers), <, 16);

@@ -32,6 +32,25 @@ test_new (void)
   g_assert_cmpint (aio_rw_lock_get_policy (writers_first), ==, AIO_RW_LOCK_POLICY_PREFER_READERS);
 }
 
+/* The enums are registered types (properties and bindings use them), and
+ * the error domain is a registered enum too. */
+static void
+test_enum_types (void)
+{
+  g_autoptr(GEnumClass) modes = g_type_class_ref (AIO_TYPE_RW_LOCK_MODE);
+  g_autoptr(GEnumClass) policies = g_type_class_ref (AIO_TYPE_RW_LOCK_POLICY);
+  g_autoptr(GEnumClass) errors = g_type_class_ref (AIO_TYPE_RW_LOCK_ERROR);
+
+  g_assert_cmpint (g_enum_get_value_by_nick (modes, "upgradable-read")->value, ==,
+                   AIO_RW_LOCK_MODE_UPGRADABLE_READ);
+  g_assert_cmpint (g_enum_get_value_by_nick (policies, "prefer-writers")->value, ==,
+                   AIO_RW_LOCK_POLICY_PREFER_WRITERS);
+  g_assert_cmpint (g_enum_get_value_by_nick (errors, "closed")->value, ==,
+                   AIO_RW_LOCK_ERROR_CLOSED);
+  g_assert_cmpuint (modes->n_values, ==, 3);
+  g_assert_cmpstr (g_quark_to_string (AIO_RW_LOCK_ERROR), ==, "aio-rw-lock-error-quark");
+}
+
 static void
 test_version (void)
 {
@@ -381,6 +400,7 @@ main (int   argc,
 
   g_test_add_func ("/Aio/RwLock/new", test_new);
   g_test_add_func ("/Aio/RwLock/version", test_version);
+  g_test_add_func ("/Aio/RwLock/enum-types", test_enum_types);
   g_test_add_func ("/Aio/RwLock/readers-share", test_readers_share);
   g_test_add_func ("/Aio/RwLock/writer-exclusive", test_writer_exclusive);
   g_test_add_func ("/Aio/RwLock/hand-off", test_hand_off);
