@@ -35,6 +35,7 @@ typedef struct
   char *key;
   char *value;            /* updates: the new value */
   char *new_contents;     /* updates: must live until the write finished */
+  GAsyncReadyCallback loaded_cb;  /* what reads the table once the lock is held */
 } CacheOp;
 
 static void
@@ -175,17 +176,18 @@ lookup_loaded_cb (GObject      *source,
 }
 
 static void
-lookup_locked_cb (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+cache_op_locked_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   CacheOp *op = g_task_get_task_data (task);
   GError *error = NULL;
-
   GCancellable *cancellable;
 
-  op->guard = aio_rw_lock_acquire_read_finish (AIO_RW_LOCK (source), result, &error);
+  /* The guard goes into the task's data: whatever happens from here on,
+   * freeing the task ends the hold. */
+  op->guard = aio_rw_lock_acquire_finish (AIO_RW_LOCK (source), result, &error);
   if (op->guard == NULL)
     {
       g_task_return_error (task, error);
@@ -195,7 +197,20 @@ lookup_locked_cb (GObject      *source,
   /* The cancellable is read before the task is stolen: argument
    * evaluation order is unspecified. */
   cancellable = g_task_get_cancellable (task);
-  g_file_load_contents_async (op->cache->file, cancellable, lookup_loaded_cb, g_steal_pointer (&task));
+  g_file_load_contents_async (op->cache->file, cancellable, op->loaded_cb, g_steal_pointer (&task));
+}
+
+/* Takes the lock in @mode, then loads the table and calls @loaded_cb. */
+static void
+cache_op_lock_and_load (GTask               *task,
+                        AioRwLockMode        mode,
+                        GAsyncReadyCallback  loaded_cb)
+{
+  CacheOp *op = g_task_get_task_data (task);
+
+  op->loaded_cb = loaded_cb;
+  aio_rw_lock_acquire_async (op->cache->lock, mode, -1, g_task_get_cancellable (task),
+                             cache_op_locked_cb, task);
 }
 
 static void
@@ -208,7 +223,8 @@ file_cache_lookup_async (FileCache           *cache,
   GTask *task = cache_op_new (cache, key, NULL, cancellable, callback, user_data,
                               file_cache_lookup_async);
 
-  aio_rw_lock_acquire_read_async (cache->lock, cancellable, lookup_locked_cb, task);
+  /* Lookups share the lock. */
+  cache_op_lock_and_load (task, AIO_RW_LOCK_MODE_READ, lookup_loaded_cb);
 }
 
 /* Returns: (transfer full): the value of the key. */
@@ -274,30 +290,6 @@ set_loaded_cb (GObject      *source,
 }
 
 static void
-set_locked_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  CacheOp *op = g_task_get_task_data (task);
-  GError *error = NULL;
-
-  GCancellable *cancellable;
-
-  op->guard = aio_rw_lock_acquire_write_finish (AIO_RW_LOCK (source), result, &error);
-  if (op->guard == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-
-  /* The cancellable is read before the task is stolen: argument
-   * evaluation order is unspecified. */
-  cancellable = g_task_get_cancellable (task);
-  g_file_load_contents_async (op->cache->file, cancellable, set_loaded_cb, g_steal_pointer (&task));
-}
-
-static void
 file_cache_set_async (FileCache           *cache,
                       const char          *key,
                       const char          *value,
@@ -308,7 +300,8 @@ file_cache_set_async (FileCache           *cache,
   GTask *task = cache_op_new (cache, key, value, cancellable, callback, user_data,
                               file_cache_set_async);
 
-  aio_rw_lock_acquire_write_async (cache->lock, cancellable, set_locked_cb, task);
+  /* An update holds the lock alone from reading the table to writing it. */
+  cache_op_lock_and_load (task, AIO_RW_LOCK_MODE_WRITE, set_loaded_cb);
 }
 
 static gboolean
