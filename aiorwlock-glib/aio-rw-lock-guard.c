@@ -534,7 +534,6 @@ aio_rw_lock_upgrade_async (AioRwLock           *self,
                            GAsyncReadyCallback  callback,
                            gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
   AioRwLockWaiter *waiter;
 
   g_return_if_fail (AIO_IS_RW_LOCK (self));
@@ -542,24 +541,11 @@ aio_rw_lock_upgrade_async (AioRwLock           *self,
   g_return_if_fail (guard->lock == self);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, aio_rw_lock_upgrade_async);
-  g_task_set_task_data (task, aio_rw_lock_guard_ref (guard),
-                        (GDestroyNotify) aio_rw_lock_guard_unref);
-  /* Cancellation after the grant is handled by the waiter and in _finish. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "Operation was cancelled");
-      return;
-    }
-
-  waiter = aio_rw_lock_waiter_new (self, AIO_RW_LOCK_MODE_WRITE, cancellable,
-                                   g_steal_pointer (&task));
-  waiter->guard = aio_rw_lock_guard_ref (guard);
-  aio_rw_lock_waiter_connect (waiter);
+  waiter = aio_rw_lock_waiter_new_async (self, AIO_RW_LOCK_MODE_WRITE, cancellable,
+                                         callback, user_data, aio_rw_lock_upgrade_async,
+                                         guard);
+  if (waiter == NULL)
+    return;  /* already cancelled */
 
   g_mutex_lock (&self->mutex);
   submit_upgrade_locked (guard, waiter);

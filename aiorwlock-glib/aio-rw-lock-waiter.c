@@ -31,6 +31,48 @@ aio_rw_lock_waiter_new (AioRwLock     *lock,
   return self;
 }
 
+/* The GTask and waiter of an async request (an acquisition, or the upgrade
+ * of @upgrade_of), connected to @cancellable and ready to submit; or NULL
+ * if @cancellable was cancelled already: the task then reports that,
+ * never before the caller returns, and the lock is not touched. */
+AioRwLockWaiter *
+aio_rw_lock_waiter_new_async (AioRwLock           *lock,
+                              AioRwLockMode        mode,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data,
+                              gpointer             source_tag,
+                              AioRwLockGuard      *upgrade_of)
+{
+  g_autoptr(GTask) task = g_task_new (lock, cancellable, callback, user_data);
+  AioRwLockWaiter *self;
+
+  g_task_set_source_tag (task, source_tag);
+  /* The upgrade's _finish checks the guard; set before any return. */
+  if (upgrade_of != NULL)
+    g_task_set_task_data (task, aio_rw_lock_guard_ref (upgrade_of),
+                          (GDestroyNotify) aio_rw_lock_guard_unref);
+  /* A grant cancelled before its callback is handed back by the lock and
+   * reported by _finish: GTask's own check would strand it in the task. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "Operation was cancelled");
+      return NULL;
+    }
+
+  /* The waiter owns the task from here; the lock owns the waiter from its
+   * submission until it is delivered. */
+  self = aio_rw_lock_waiter_new (lock, mode, cancellable, g_steal_pointer (&task));
+  if (upgrade_of != NULL)
+    self->guard = aio_rw_lock_guard_ref (upgrade_of);
+  aio_rw_lock_waiter_connect (self);
+
+  return self;
+}
+
 AioRwLockWaiter *
 aio_rw_lock_waiter_ref (AioRwLockWaiter *self)
 {

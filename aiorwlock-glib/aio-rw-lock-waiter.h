@@ -66,6 +66,13 @@ AioRwLockWaiter *aio_rw_lock_waiter_new             (AioRwLock        *lock,
                                                      AioRwLockMode     mode,
                                                      GCancellable     *cancellable,
                                                      GTask            *task);
+AioRwLockWaiter *aio_rw_lock_waiter_new_async       (AioRwLock        *lock,
+                                                     AioRwLockMode     mode,
+                                                     GCancellable     *cancellable,
+                                                     GAsyncReadyCallback callback,
+                                                     gpointer          user_data,
+                                                     gpointer          source_tag,
+                                                     AioRwLockGuard   *upgrade_of);
 AioRwLockWaiter *aio_rw_lock_waiter_ref             (AioRwLockWaiter  *self);
 void             aio_rw_lock_waiter_unref           (AioRwLockWaiter  *self);
 void             aio_rw_lock_waiter_connect         (AioRwLockWaiter  *self);

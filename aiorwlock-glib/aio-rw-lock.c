@@ -465,26 +465,12 @@ acquire_async (AioRwLock           *self,
                gpointer             user_data,
                gpointer             source_tag)
 {
-  g_autoptr(GTask) task = NULL;
   AioRwLockWaiter *waiter;
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, source_tag);
-  /* A grant cancelled before its callback is handed back by the lock and
-   * reported by _finish: GTask's own check would strand it in the task. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "Operation was cancelled");
-      return;
-    }
-
-  /* The waiter owns the task from here; the lock owns the waiter until it
-   * is delivered. */
-  waiter = aio_rw_lock_waiter_new (self, mode, cancellable, g_steal_pointer (&task));
-  aio_rw_lock_waiter_connect (waiter);
+  waiter = aio_rw_lock_waiter_new_async (self, mode, cancellable, callback, user_data,
+                                         source_tag, NULL);
+  if (waiter == NULL)
+    return;  /* already cancelled */
 
   g_mutex_lock (&self->mutex);
   submit_locked (self, waiter, timeout_msec);
