@@ -47,6 +47,14 @@ void            aio_rw_lock_give_spare          (gpointer         *slot,
 GSource        *aio_rw_lock_get_dispatcher_locked (AioRwLock      *self,
                                                  GMainContext     *context);
 
+/* For the tests that check the state after every step: runs @func on the
+ * state of @self under its mutex. @func must not call into the lock. */
+typedef void (*AioRwLockInspectFunc) (const AioRwLockState *state,
+                                      gpointer              user_data);
+void            aio_rw_lock_inspect_state       (AioRwLock        *self,
+                                                 AioRwLockInspectFunc func,
+                                                 gpointer          user_data);
+
 /* Guard internals, called with the lock's mutex held. */
 AioRwLockGuard *aio_rw_lock_guard_new_granted   (AioRwLock        *lock,
                                                  AioRwLockMode     mode);

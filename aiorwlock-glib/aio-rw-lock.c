@@ -213,6 +213,16 @@ aio_rw_lock_get_dispatcher_locked (AioRwLock    *self,
   return self->last_dispatcher = dispatcher;
 }
 
+void
+aio_rw_lock_inspect_state (AioRwLock            *self,
+                           AioRwLockInspectFunc  func,
+                           gpointer              user_data)
+{
+  g_mutex_lock (&self->mutex);
+  func (&self->state, user_data);
+  g_mutex_unlock (&self->mutex);
+}
+
 /* A new request: granted now, refused now, or queued. */
 static void
 submit_locked (AioRwLock       *self,

@@ -255,14 +255,12 @@ reference_next (const AioRwLockState *s)
 }
 
 /* After every step: the holds are consistent and nobody who may enter is
- * left waiting, by the lock's own decision and by the reference. */
+ * left waiting, by the lock's own decision and by the reference. Runs under
+ * the lock's mutex. */
 static void
-check_step (Round *round)
+check_state (const AioRwLockState *s,
+             gpointer              user_data)
 {
-  AioRwLock *lock = round->lock;
-  const AioRwLockState *s = &lock->state;
-
-  g_mutex_lock (&lock->mutex);
   if (s->writer)
     CHECK (s->n_read == 0 && !s->upgradable);
   CHECK (s->upgrade == NULL || s->upgradable);
@@ -270,7 +268,12 @@ check_step (Round *round)
   CHECK (reference_next (s) == NULL);
   if (s->closed)
     CHECK (aio_rw_lock_state_pending_readers (s) == 0 && aio_rw_lock_state_pending_writers (s) == 0);
-  g_mutex_unlock (&lock->mutex);
+}
+
+static void
+check_step (Round *round)
+{
+  aio_rw_lock_inspect_state (round->lock, check_state, NULL);
 
   /* What the test saw: never a writer with anyone else. */
   CHECK (g_atomic_int_get (&round->inside[WRITE]) <= 1);
