@@ -43,16 +43,16 @@
  * while one input runs; it still exercises the deadline's source being
  * attached and torn down.
  *
- * The reference model. The harness keeps its own copy of the lock: the holds
- * (a hold is shared by guards that re-entered one another, its mode the
- * strongest of its unreleased members), the queue in arrival order, the
- * pending upgrade, and every request with the outcome it must report. It
- * applies DESIGN.md's rules to it, independently of the library's code (a
- * linear scan of one queue instead of the library's three queue heads), and
- * grants are counted when made, as the contract says. After every operation
- * the lock's getters must equal the model's: readers, write-locked,
- * pending-readers and -writers, closed; and every guard's mode and is_held.
- * When a callback runs it must report exactly the outcome the model expects.
+ * The reference model is tests/aio-test-model.[ch], the one the stress test
+ * checks against too: the holds (a hold is shared by guards that re-entered
+ * one another, its mode the strongest of its unreleased members), the queue
+ * in arrival order, the pending upgrade, and every request with the outcome
+ * it must report, by DESIGN.md's rules and independently of the library's
+ * code; grants are counted when made. Each operation is made on the model
+ * and on the lock side by side. After every operation the lock's getters
+ * must equal the model's snapshot: readers, write-locked, pending-readers
+ * and -writers, closed; and every guard's mode and is_held. When a callback
+ * runs it must report exactly the outcome the model expects.
  *
  * Delivery timing is made deterministic: GTask completes synchronously
  * inside the lock's completion source only if the iteration's time is later
@@ -85,12 +85,12 @@
 
 #include <aiorwlock-glib/aiorwlock.h>
 
+#include "aio-test-model.h"
 #include "fuzz-rw-lock.h"
 
 #define READ AIO_RW_LOCK_MODE_READ
 #define WRITE AIO_RW_LOCK_MODE_WRITE
 #define UPGRADABLE AIO_RW_LOCK_MODE_UPGRADABLE_READ
-#define MODE_NONE ((AioRwLockMode) -1)
 
 #define FUZZ_MAX_OPS 2048
 #define FUZZ_N_SLOTS 4
@@ -147,26 +147,16 @@ static const Op op_table[32] = {
 };
 
 typedef struct _Fuzz Fuzz;
-
-/* One hold of the lock, as the model counts it. Its members are its
- * unreleased guards, or the grant of a request not yet delivered. */
-typedef struct
-{
-  guint n[3];
-} Hold;
-
 typedef struct _Request Request;
 
+/* A guard the harness holds; the model's guard says what it must be. */
 typedef struct
 {
-  guint           id;
-  AioRwLockGuard *object;          /* valid while refs > 0 */
-  Hold           *hold;
-  AioRwLockMode   mode;
-  gboolean        released;
-  gboolean        in_table;
-  guint           refs;            /* the harness's: table + undelivered upgrades */
-  Request        *upgrade;         /* its pending upgrade: from submission to delivery */
+  guint              id;
+  AioRwLockGuard    *object;    /* valid while refs > 0 */
+  AioTestModelGuard *model;
+  gboolean           in_table;
+  guint              refs;      /* the harness's: table + undelivered upgrades */
 } Guard;
 
 typedef enum
@@ -177,383 +167,54 @@ typedef enum
   KIND_UPGRADE,  /* aio_rw_lock_guard_upgrade_async */
 } Kind;
 
-typedef enum
-{
-  STATUS_QUEUED,
-  STATUS_GRANTED,    /* counted, callback not run yet */
-  STATUS_FAILED,     /* domain/code: what the callback must report */
-  STATUS_DELIVERED,  /* its callback ran */
-} Status;
-
+/* An async request; the model's request says what it must report. The
+ * harness's requests and the model's are made together: the same index. */
 struct _Request
 {
-  Fuzz          *fuzz;
-  guint          id;
-  Kind           kind;
-  AioRwLockMode  mode;
-  GCancellable  *cancellable;   /* owned, nullable */
-  gboolean       connected;     /* the lock watches its cancellable */
-  Status         status;
-  GQuark         domain;
-  int            code;
-  Hold          *hold;          /* a granted acquisition's hold */
-  Guard         *guard;         /* an upgrade's guard */
-  gboolean       changed_mode;  /* a granted upgrade made its guard WRITE */
-  gboolean       lock_start;    /* aio_rw_lock_upgrade_async */
-  gboolean       lock_finish;   /* aio_rw_lock_upgrade_finish */
-  guint          n_callbacks;
+  Fuzz                *fuzz;
+  AioTestModelRequest *model;
+  Kind                 kind;
+  GCancellable        *cancellable;  /* owned, nullable */
+  gboolean             connected;    /* the lock watches its cancellable */
+  Guard               *guard;        /* an upgrade's guard */
+  gboolean             lock_start;   /* aio_rw_lock_upgrade_async */
+  gboolean             lock_finish;  /* aio_rw_lock_upgrade_finish */
+  guint                n_callbacks;
 };
 
 struct _Fuzz
 {
   GMainContext    *context;
   AioRwLock       *lock;
-  AioRwLockPolicy  policy;
-  gboolean         closed;
-  GPtrArray       *holds;      /* of Hold, owned */
-  GPtrArray       *live;       /* of Hold: the ones that may have members */
+  AioTestModel    *model;
   GPtrArray       *guards;     /* of Guard, owned, creation order */
   GPtrArray       *table;      /* of Guard: the ones the ops pick from */
   GPtrArray       *requests;   /* of Request, owned, creation order */
-  GPtrArray       *queue;      /* of Request: waiting, arrival order */
-  Request         *upgrade;    /* the waiting upgrade */
   GCancellable    *slots[FUZZ_N_SLOTS];
   gboolean         in_call;    /* inside a library call: no callback may run */
   gint64           last_task_time;
   guint            n_callbacks;  /* callbacks run so far */
 };
 
-static const char *
-mode_name (AioRwLockMode mode)
-{
-  switch ((int) mode)
-    {
-    case READ: return "READ";
-    case WRITE: return "WRITE";
-    case UPGRADABLE: return "UPGRADABLE_READ";
-    default: return "NONE";
-    }
-}
-
 /* ---- Library calls ---- */
 
 #define CALL(f, stmt) \
   G_STMT_START { (f)->in_call = TRUE; stmt; (f)->in_call = FALSE; } G_STMT_END
 
-/* ---- The model ---- */
-
-typedef struct
-{
-  guint read;        /* holds in READ mode */
-  guint upgradable;  /* holds in UPGRADABLE_READ mode */
-  guint write;       /* holds in WRITE mode */
-} Counts;
-
-static AioRwLockMode
-hold_mode (const Hold *hold)
-{
-  if (hold->n[WRITE] > 0)
-    return WRITE;
-  if (hold->n[UPGRADABLE] > 0)
-    return UPGRADABLE;
-  if (hold->n[READ] > 0)
-    return READ;
-  return MODE_NONE;
-}
-
-static void
-model_counts (Fuzz   *f,
-              Counts *counts)
-{
-  memset (counts, 0, sizeof *counts);
-
-  for (guint i = 0; i < f->live->len; )
-    {
-      switch ((int) hold_mode (g_ptr_array_index (f->live, i)))
-        {
-        case READ: counts->read++; break;
-        case UPGRADABLE: counts->upgradable++; break;
-        case WRITE: counts->write++; break;
-        default:
-          /* A hold that ended never has members again. */
-          g_ptr_array_remove_index_fast (f->live, i);
-          continue;
-        }
-      i++;
-    }
-}
-
-static Hold *
-hold_new (Fuzz          *f,
-          AioRwLockMode  mode)
-{
-  Hold *hold = g_new0 (Hold, 1);
-
-  hold->n[mode] = 1;
-  g_ptr_array_add (f->holds, hold);
-  g_ptr_array_add (f->live, hold);
-  return hold;
-}
-
-static guint
-queued (Fuzz          *f,
-        AioRwLockMode  mode)
-{
-  guint n = 0;
-
-  for (guint i = 0; i < f->queue->len; i++)
-    n += ((Request *) g_ptr_array_index (f->queue, i))->mode == mode;
-  return n;
-}
-
-/* DESIGN.md, "Semantics". Compatibility: READ with READ and one
- * UPGRADABLE_READ; UPGRADABLE_READ with READ only; WRITE with nothing. A
- * pending upgrade goes before everybody, except readers under
- * PREFER_READERS (aio_rw_lock_guard_upgrade_async's documentation). */
-static gboolean
-may_enter (Fuzz          *f,
-           const Counts  *c,
-           AioRwLockMode  mode,
-           gboolean       ahead_anyone,
-           gboolean       ahead_writer,
-           gboolean       ahead_upgradable)
-{
-  gboolean compatible = FALSE;
-
-  switch ((int) mode)
-    {
-    case READ:
-      compatible = c->write == 0;
-      break;
-    case UPGRADABLE:
-      compatible = c->write == 0 && c->upgradable == 0;
-      break;
-    case WRITE:
-      compatible = c->write == 0 && c->upgradable == 0 && c->read == 0;
-      break;
-    default:
-      CHECK (!"valid mode");
-    }
-
-  if (!compatible)
-    return FALSE;
-
-  if (f->upgrade != NULL && f->policy != AIO_RW_LOCK_POLICY_PREFER_READERS)
-    return FALSE;
-
-  switch (f->policy)
-    {
-    case AIO_RW_LOCK_POLICY_FAIR:
-      /* No barging: only the head of the queue. */
-      return !ahead_anyone;
-
-    case AIO_RW_LOCK_POLICY_PREFER_WRITERS:
-      /* Writers in order; a reader waits while any writer waits; only one
-       * UPGRADABLE_READ can enter, the first. */
-      if (mode == WRITE)
-        return !ahead_writer;
-      if (queued (f, WRITE) > 0)
-        return FALSE;
-      return mode == READ || !ahead_upgradable;
-
-    case AIO_RW_LOCK_POLICY_PREFER_READERS:
-      /* A reader enters whenever no writer holds; a writer waits until no
-       * reader holds or waits. */
-      if (mode == READ)
-        return TRUE;
-      if (mode == UPGRADABLE)
-        return !ahead_upgradable;
-      return !ahead_writer && queued (f, READ) == 0 && queued (f, UPGRADABLE) == 0;
-
-    default:
-      CHECK (!"valid policy");
-      return FALSE;
-    }
-}
-
-/* Whether a new request for @mode is granted at once. */
-static gboolean
-model_admits (Fuzz          *f,
-              AioRwLockMode  mode)
-{
-  Counts c;
-
-  if (f->closed)
-    return FALSE;
-
-  model_counts (f, &c);
-  return may_enter (f, &c, mode, f->queue->len > 0, queued (f, WRITE) > 0,
-                    queued (f, UPGRADABLE) > 0);
-}
-
-static void
-request_fail (Request *r,
-              GQuark   domain,
-              int      code)
-{
-  r->status = STATUS_FAILED;
-  r->domain = domain;
-  r->code = code;
-}
-
-/* A guard changes mode (MODE_NONE: it is released); its hold follows. */
-static void
-guard_set_mode (Guard         *g,
-                AioRwLockMode  mode)
-{
-  CHECK (!g->released && g->hold->n[g->mode] > 0);
-
-  g->hold->n[g->mode]--;
-  if (mode == MODE_NONE)
-    {
-      g->released = TRUE;
-    }
-  else
-    {
-      g->hold->n[mode]++;
-      g->mode = mode;
-    }
-}
-
-static void
-model_grant (Fuzz    *f,
-             Request *r)
-{
-  if (r->kind == KIND_UPGRADE)
-    {
-      CHECK (f->upgrade == r && r->guard->upgrade == r);
-      CHECK (!r->guard->released && r->guard->mode == UPGRADABLE);
-      f->upgrade = NULL;
-      guard_set_mode (r->guard, WRITE);
-      r->changed_mode = TRUE;
-    }
-  else
-    {
-      r->hold = hold_new (f, r->mode);
-    }
-  r->status = STATUS_GRANTED;
-  TRACE ("    grant #%u %s\n", r->id, r->kind == KIND_UPGRADE ? "upgrade" : mode_name (r->mode));
-}
-
-/* Grants whatever may enter now: the pending upgrade once no other reader
- * holds; then the first request, in arrival order, that the policy admits. */
-static void
-model_serve (Fuzz *f)
-{
-  for (;;)
-    {
-      Request *next = NULL;
-      gboolean anyone = FALSE, writer = FALSE, upgradable = FALSE;
-      Counts c;
-
-      model_counts (f, &c);
-
-      if (f->upgrade != NULL && c.read == 0)
-        {
-          model_grant (f, f->upgrade);
-          continue;
-        }
-
-      for (guint i = 0; i < f->queue->len; i++)
-        {
-          Request *r = g_ptr_array_index (f->queue, i);
-
-          if (may_enter (f, &c, r->mode, anyone, writer, upgradable))
-            {
-              next = r;
-              g_ptr_array_remove_index (f->queue, i);
-              break;
-            }
-          anyone = TRUE;
-          writer = writer || r->mode == WRITE;
-          upgradable = upgradable || r->mode == UPGRADABLE;
-        }
-
-      if (next == NULL)
-        break;
-      model_grant (f, next);
-    }
-}
-
-static void
-model_release (Fuzz  *f,
-               Guard *g)
-{
-  /* A waiting upgrade fails; a decided one learns at delivery. */
-  if (g->upgrade != NULL && g->upgrade->status == STATUS_QUEUED)
-    {
-      CHECK (f->upgrade == g->upgrade);
-      f->upgrade = NULL;
-      request_fail (g->upgrade, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
-    }
-  guard_set_mode (g, MODE_NONE);
-  model_serve (f);
-}
-
-/* The cancellable of @r fired. */
-static void
-model_cancel (Fuzz    *f,
-              Request *r)
-{
-  switch (r->status)
-    {
-    case STATUS_QUEUED:
-      if (r->kind == KIND_UPGRADE)
-        {
-          CHECK (f->upgrade == r);
-          f->upgrade = NULL;
-        }
-      else
-        {
-          CHECK (g_ptr_array_remove (f->queue, r));
-        }
-      break;
-
-    case STATUS_GRANTED:
-      /* Granted but not delivered: the grant is handed back now. */
-      if (r->kind == KIND_UPGRADE)
-        {
-          if (r->changed_mode && !r->guard->released && r->guard->mode == WRITE)
-            guard_set_mode (r->guard, UPGRADABLE);
-        }
-      else
-        {
-          CHECK (r->hold->n[r->mode] == 1);
-          r->hold->n[r->mode] = 0;
-          r->hold = NULL;
-        }
-      break;
-
-    case STATUS_FAILED:
-    case STATUS_DELIVERED:
-    default:
-      return;
-    }
-
-  TRACE ("    cancel #%u\n", r->id);
-  request_fail (r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  model_serve (f);
-}
-
-/* The mode a guard shows (get_mode, and what reenter goes by): a granted
- * upgrade shows once delivered. */
-static AioRwLockMode
-visible_mode (const Guard *g)
-{
-  if (g->upgrade != NULL && g->upgrade->changed_mode)
-    return UPGRADABLE;
-  return g->mode;
-}
-
 /* Whether the guard's upgrade may have been delivered by the library
  * although its callback has not run: decided, and its cancellable
  * cancelled, so GTask defers the callback to an idle. */
 static gboolean
-ambiguous (const Guard *g)
+ambiguous (Fuzz  *f,
+           Guard *g)
 {
-  return g->upgrade != NULL &&
-         g->upgrade->status == STATUS_FAILED &&
-         g_cancellable_is_cancelled (g->upgrade->cancellable);
+  AioTestModelRequest *upgrade = g->model->upgrade;
+  Request *r;
+
+  if (upgrade == NULL || upgrade->status != AIO_TEST_MODEL_FAILED)
+    return FALSE;
+  r = g_ptr_array_index (f->requests, upgrade->id);
+  return g_cancellable_is_cancelled (r->cancellable);
 }
 
 /* ---- Checks ---- */
@@ -568,7 +229,7 @@ check_state (Fuzz     *f,
   guint pending_readers = aio_rw_lock_get_pending_readers (f->lock);
   guint pending_writers = aio_rw_lock_get_pending_writers (f->lock);
   gboolean closed = aio_rw_lock_is_closed (f->lock);
-  Counts c;
+  AioTestModelSnapshot m;
 
   /* Safety, from the lock alone: a writer holds alone; a free lock has
    * nobody waiting (a request never stays queued while it could enter). */
@@ -577,18 +238,18 @@ check_state (Fuzz     *f,
   CHECK (write_locked || readers > 0 || (pending_readers == 0 && pending_writers == 0));
 
   /* The model is sound... */
-  model_counts (f, &c);
-  CHECK (c.write <= 1 && c.upgradable <= 1);
-  CHECK (c.write == 0 || (c.read == 0 && c.upgradable == 0));
-  CHECK (f->upgrade == NULL || c.upgradable == 1);
+  aio_test_model_snapshot (f->model, &m);
+  CHECK (m.write_holds <= 1 && m.upgradable_holds <= 1);
+  CHECK (m.write_holds == 0 || (m.read_holds == 0 && m.upgradable_holds == 0));
+  CHECK (!m.upgrade_pending || m.upgradable_holds == 1);
 
   /* ...and the lock agrees with it. */
-  CHECK (readers == c.read + c.upgradable);
-  CHECK (write_locked == (c.write > 0));
-  CHECK (pending_readers == queued (f, READ) + queued (f, UPGRADABLE));
-  CHECK (pending_writers == queued (f, WRITE) + (f->upgrade != NULL ? 1 : 0));
-  CHECK (closed == f->closed);
-  CHECK (aio_rw_lock_get_policy (f->lock) == f->policy);
+  CHECK (readers == m.read_holds + m.upgradable_holds);
+  CHECK (write_locked == m.write_locked);
+  CHECK (pending_readers == m.pending_readers);
+  CHECK (pending_writers == m.pending_writers);
+  CHECK (closed == m.closed);
+  CHECK (aio_rw_lock_get_policy (f->lock) == aio_test_model_get_policy (f->model));
 
   /* Every guard the harness still references. */
   for (guint i = 0; i < f->guards->len; i++)
@@ -597,9 +258,9 @@ check_state (Fuzz     *f,
 
       if (g->refs == 0)
         continue;
-      CHECK (aio_rw_lock_guard_is_held (g->object) == !g->released);
-      if (!ambiguous (g))
-        CHECK (aio_rw_lock_guard_get_mode (g->object) == visible_mode (g));
+      CHECK (aio_rw_lock_guard_is_held (g->object) == !g->model->released);
+      if (!ambiguous (f, g))
+        CHECK (aio_rw_lock_guard_get_mode (g->object) == aio_test_model_guard_get_mode (g->model));
       CHECK (aio_rw_lock_guard_get_lock (g->object) == f->lock);
     }
 
@@ -619,7 +280,7 @@ check_state (Fuzz     *f,
                     "pending-writers", &p_pending_writers,
                     "closed", &p_closed,
                     NULL);
-      CHECK (p_policy == f->policy);
+      CHECK (p_policy == aio_test_model_get_policy (f->model));
       CHECK (p_readers == readers && p_read_locked == read_locked);
       CHECK (p_write_locked == write_locked);
       CHECK (p_pending_readers == pending_readers && p_pending_writers == pending_writers);
@@ -630,7 +291,8 @@ check_state (Fuzz     *f,
         {
           Request *r = g_ptr_array_index (f->requests, i);
 
-          CHECK (r->status == STATUS_QUEUED || r->status == STATUS_DELIVERED);
+          CHECK (r->model->status == AIO_TEST_MODEL_QUEUED ||
+                 r->model->status == AIO_TEST_MODEL_DELIVERED);
         }
     }
 }
@@ -638,27 +300,25 @@ check_state (Fuzz     *f,
 /* ---- The harness's guards ---- */
 
 static Guard *
-guard_add (Fuzz           *f,
-           AioRwLockGuard *object,
-           Hold           *hold,
-           AioRwLockMode   mode)
+guard_add (Fuzz              *f,
+           AioRwLockGuard    *object,
+           AioTestModelGuard *model)
 {
   Guard *g = g_new0 (Guard, 1);
 
   g->id = f->guards->len;
   g->object = object;
-  g->hold = hold;
-  g->mode = mode;
+  g->model = model;
   g->in_table = TRUE;
   g->refs = 1;
   g_ptr_array_add (f->guards, g);
   g_ptr_array_add (f->table, g);
 
   CHECK (aio_rw_lock_guard_get_lock (object) == f->lock);
-  CHECK (aio_rw_lock_guard_get_mode (object) == mode);
+  CHECK (aio_rw_lock_guard_get_mode (object) == model->mode);
   CHECK (aio_rw_lock_guard_is_held (object));
 
-  TRACE ("    new guard g%u %s\n", g->id, mode_name (mode));
+  TRACE ("    new guard g%u %s\n", g->id, aio_test_model_mode_name (model->mode));
   return g;
 }
 
@@ -675,8 +335,8 @@ guard_unref (Fuzz  *f,
   if (--g->refs == 0)
     {
       g->object = NULL;
-      if (!g->released)
-        model_release (f, g);
+      if (!g->model->released)
+        aio_test_model_release (f->model, g->model);
     }
   CALL (f, aio_rw_lock_guard_unref (object));
 }
@@ -700,19 +360,19 @@ pick_cancellable (Fuzz   *f,
 }
 
 static Request *
-request_new (Fuzz          *f,
-             Kind           kind,
-             AioRwLockMode  mode,
-             GCancellable  *cancellable)
+request_new (Fuzz                *f,
+             Kind                 kind,
+             GCancellable        *cancellable,
+             AioTestModelRequest *model)
 {
   Request *r = g_new0 (Request, 1);
 
+  CHECK (model->id == f->requests->len);
   r->fuzz = f;
-  r->id = f->requests->len;
+  r->model = model;
   r->kind = kind;
-  r->mode = mode;
   r->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  r->status = STATUS_QUEUED;
+  r->connected = cancellable != NULL && !g_cancellable_is_cancelled (cancellable);
   g_ptr_array_add (f->requests, r);
   return r;
 }
@@ -743,7 +403,7 @@ check_callback (Fuzz    *f,
   CHECK (source == (GObject *) f->lock);
   CHECK (g_main_context_get_thread_default () == f->context);
   CHECK (current != NULL && g_source_get_context (current) == f->context);
-  CHECK (r->status == STATUS_GRANTED || r->status == STATUS_FAILED);
+  CHECK (r->model->status == AIO_TEST_MODEL_GRANTED || r->model->status == AIO_TEST_MODEL_FAILED);
 }
 
 static void
@@ -755,6 +415,7 @@ on_acquired (GObject      *source,
   Fuzz *f = r->fuzz;
   g_autoptr(GError) error = NULL;
   AioRwLockGuard *guard = NULL;
+  AioTestModelGuard *expected;
 
   check_callback (f, r, source);
 
@@ -774,22 +435,21 @@ on_acquired (GObject      *source,
       CHECK (!"an acquisition");
     }
 
-  TRACE ("    callback #%u: %s\n", r->id,
+  TRACE ("    callback #%u: %s\n", r->model->id,
          guard != NULL ? "guard" : error != NULL ? error->message : "no error");
 
-  if (r->status == STATUS_GRANTED)
+  expected = aio_test_model_deliver (f->model, r->model);
+  if (expected != NULL)
     {
       CHECK (guard != NULL && error == NULL);
-      guard_add (f, guard, r->hold, r->mode);
+      guard_add (f, guard, expected);
     }
   else
     {
       /* A failed (a cancelled) request never delivers a guard. */
       CHECK (guard == NULL);
-      CHECK (g_error_matches (error, r->domain, r->code));
+      CHECK (g_error_matches (error, r->model->domain, r->model->code));
     }
-  r->hold = NULL;
-  r->status = STATUS_DELIVERED;
 }
 
 static void
@@ -812,29 +472,22 @@ on_upgraded (GObject      *source,
   else
     CALL (f, upgraded = aio_rw_lock_guard_upgrade_finish (g->object, result, &error));
 
-  TRACE ("    callback #%u: %s\n", r->id,
+  TRACE ("    callback #%u: %s\n", r->model->id,
          upgraded ? "upgraded" : error != NULL ? error->message : "no error");
 
-  /* Delivered: no longer pending. */
-  if (g->upgrade == r)
-    g->upgrade = NULL;
-
-  /* A grant whose guard was released before delivery reports NOT_HELD. */
-  if (r->status == STATUS_GRANTED && g->released)
-    request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
-
-  if (r->status == STATUS_GRANTED)
+  /* Delivered: no longer pending. A grant whose guard was released before
+   * delivery reports NOT_HELD. */
+  if (aio_test_model_deliver (f->model, r->model) != NULL)
     {
       /* "On success @self is a WRITE guard." */
       CHECK (upgraded && error == NULL);
-      CHECK (g->mode == WRITE);
+      CHECK (g->model->mode == WRITE);
     }
   else
     {
       CHECK (!upgraded);
-      CHECK (g_error_matches (error, r->domain, r->code));
+      CHECK (g_error_matches (error, r->model->domain, r->model->code));
     }
-  r->status = STATUS_DELIVERED;
 
   guard_unref (f, g);
 }
@@ -871,26 +524,14 @@ op_acquire (Fuzz   *f,
   gboolean short_form = (a / 9) % 2 && timeout == -1 && mode != UPGRADABLE;
   GCancellable *cancellable = pick_cancellable (f, s);
   Kind kind = !short_form ? KIND_ACQUIRE : mode == READ ? KIND_READ : KIND_WRITE;
-  Request *r = request_new (f, kind, mode, cancellable);
+  Request *r;
 
-  TRACE ("acquire #%u %s timeout %d cancellable %p\n", r->id, mode_name (mode), timeout, (void *) cancellable);
+  TRACE ("acquire #%u %s timeout %d cancellable %p\n", f->requests->len,
+         aio_test_model_mode_name (mode), timeout, (void *) cancellable);
 
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      request_fail (r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    }
-  else
-    {
-      r->connected = cancellable != NULL;
-      if (f->closed)
-        request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
-      else if (model_admits (f, mode))
-        model_grant (f, r);
-      else if (timeout == 0)
-        request_fail (r, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      else
-        g_ptr_array_add (f->queue, r);
-    }
+  r = request_new (f, kind, cancellable,
+                   aio_test_model_acquire (f->model, mode, timeout,
+                                           g_cancellable_is_cancelled (cancellable)));
 
   switch (kind)
     {
@@ -913,19 +554,19 @@ static void
 op_try (Fuzz          *f,
         AioRwLockMode  mode)
 {
-  gboolean expected = model_admits (f, mode);
+  AioTestModelGuard *expected = aio_test_model_try_acquire (f->model, mode);
   AioRwLockGuard *guard = NULL;
 
-  TRACE ("try %s: %s\n", mode_name (mode), expected ? "granted" : "refused");
+  TRACE ("try %s: %s\n", aio_test_model_mode_name (mode), expected != NULL ? "granted" : "refused");
 
   if (mode == READ)
     CALL (f, guard = aio_rw_lock_try_acquire_read (f->lock));
   else
     CALL (f, guard = aio_rw_lock_try_acquire_write (f->lock));
 
-  CHECK ((guard != NULL) == expected);
+  CHECK ((guard != NULL) == (expected != NULL));
   if (guard != NULL)
-    guard_add (f, guard, hold_new (f, mode), mode);
+    guard_add (f, guard, expected);
 }
 
 static void
@@ -937,33 +578,22 @@ op_try_blocking (Fuzz   *f,
   GCancellable *cancellable = pick_cancellable (f, s);
   g_autoptr(GError) error = NULL;
   AioRwLockGuard *guard = NULL;
+  AioTestModelGuard *expected;
   GQuark domain = 0;
   int code = 0;
 
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      domain = G_IO_ERROR;
-      code = G_IO_ERROR_CANCELLED;
-    }
-  else if (f->closed)
-    {
-      domain = AIO_RW_LOCK_ERROR;
-      code = AIO_RW_LOCK_ERROR_CLOSED;
-    }
-  else if (!model_admits (f, mode))
-    {
-      domain = G_IO_ERROR;
-      code = G_IO_ERROR_TIMED_OUT;
-    }
+  expected = aio_test_model_acquire_now (f->model, mode, g_cancellable_is_cancelled (cancellable),
+                                         &domain, &code);
 
-  TRACE ("acquire (blocking, timeout 0) %s: %s\n", mode_name (mode), domain == 0 ? "granted" : "refused");
+  TRACE ("acquire (blocking, timeout 0) %s: %s\n", aio_test_model_mode_name (mode),
+         expected != NULL ? "granted" : "refused");
 
   CALL (f, guard = aio_rw_lock_acquire (f->lock, mode, 0, cancellable, &error));
 
-  if (domain == 0)
+  if (expected != NULL)
     {
       CHECK (guard != NULL && error == NULL);
-      guard_add (f, guard, hold_new (f, mode), mode);
+      guard_add (f, guard, expected);
     }
   else
     {
@@ -979,11 +609,11 @@ op_release (Fuzz   *f,
   Guard *g = pick_guard (f, byte);
 
   /* Releasing twice is a programmer error (a critical): not done. */
-  if (g == NULL || g->released)
+  if (g == NULL || g->model->released)
     return;
 
   TRACE ("release g%u\n", g->id);
-  model_release (f, g);
+  aio_test_model_release (f->model, g->model);
   CALL (f, aio_rw_lock_guard_release (g->object));
 }
 
@@ -1002,17 +632,6 @@ op_drop (Fuzz   *f,
   guard_unref (f, g);
 }
 
-/* DESIGN.md: READ from any guard; UPGRADABLE_READ from an UPGRADABLE_READ or
- * WRITE guard; WRITE from a WRITE guard. */
-static gboolean
-reenter_allowed (AioRwLockMode have,
-                 AioRwLockMode want)
-{
-  return want == READ ||
-         (want == UPGRADABLE && (have == UPGRADABLE || have == WRITE)) ||
-         (want == WRITE && have == WRITE);
-}
-
 static void
 op_reenter (Fuzz   *f,
             guint8  byte,
@@ -1022,30 +641,29 @@ op_reenter (Fuzz   *f,
   AioRwLockMode mode = m % 3;
   g_autoptr(GError) error = NULL;
   AioRwLockGuard *guard = NULL;
+  AioTestModelGuard *expected;
+  GQuark domain = 0;
+  int code = 0;
 
   if (g == NULL)
     return;
 
-  TRACE ("reenter g%u (%s%s) as %s\n", g->id, mode_name (visible_mode (g)),
-         g->released ? ", released" : "", mode_name (mode));
+  TRACE ("reenter g%u (%s%s) as %s\n", g->id,
+         aio_test_model_mode_name (aio_test_model_guard_get_mode (g->model)),
+         g->model->released ? ", released" : "", aio_test_model_mode_name (mode));
 
+  expected = aio_test_model_reenter (f->model, g->model, mode, &domain, &code);
   CALL (f, guard = aio_rw_lock_guard_reenter (g->object, mode, &error));
 
-  if (g->released)
+  if (expected != NULL)
     {
-      CHECK (guard == NULL);
-      CHECK (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD));
-    }
-  else if (!reenter_allowed (visible_mode (g), mode))
-    {
-      CHECK (guard == NULL);
-      CHECK (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK));
+      CHECK (guard != NULL && error == NULL);
+      guard_add (f, guard, expected);
     }
   else
     {
-      CHECK (guard != NULL && error == NULL);
-      g->hold->n[mode]++;
-      guard_add (f, guard, g->hold, mode);
+      CHECK (guard == NULL);
+      CHECK (g_error_matches (error, domain, code));
     }
 }
 
@@ -1056,15 +674,11 @@ op_downgrade (Fuzz   *f,
   Guard *g = pick_guard (f, byte);
 
   /* Documented programmer errors (criticals): not done. */
-  if (g == NULL || g->released || g->upgrade != NULL)
+  if (g == NULL || g->model->released || g->model->upgrade != NULL)
     return;
 
-  TRACE ("downgrade g%u (%s)\n", g->id, mode_name (g->mode));
-  if (g->mode != READ)
-    {
-      guard_set_mode (g, READ);
-      model_serve (f);
-    }
+  TRACE ("downgrade g%u (%s)\n", g->id, aio_test_model_mode_name (g->model->mode));
+  aio_test_model_downgrade (f->model, g->model, READ);
   CALL (f, aio_rw_lock_guard_downgrade (g->object));
 }
 
@@ -1076,73 +690,24 @@ op_upgrade (Fuzz   *f,
   Guard *g = pick_guard (f, byte);
   GCancellable *cancellable = pick_cancellable (f, s);
   Request *r;
-  Counts c;
 
   /* Whether an undelivered upgrade still counts as pending depends on
    * whether the library delivered it already: not knowable here. */
-  if (g == NULL || ambiguous (g))
+  if (g == NULL || ambiguous (f, g))
     return;
 
-  r = request_new (f, KIND_UPGRADE, WRITE, cancellable);
+  TRACE ("upgrade #%u of g%u (%s%s) cancellable %p\n", f->requests->len, g->id,
+         aio_test_model_mode_name (aio_test_model_guard_get_mode (g->model)),
+         g->model->released ? ", released" : "", (void *) cancellable);
+
+  r = request_new (f, KIND_UPGRADE, cancellable,
+                   aio_test_model_upgrade (f->model, g->model,
+                                           g_cancellable_is_cancelled (cancellable)));
   r->guard = g;
   r->lock_start = (s / (FUZZ_N_SLOTS + 1)) % 2;
   r->lock_finish = (s / (2 * (FUZZ_N_SLOTS + 1))) % 2;
   g->refs++;
   aio_rw_lock_guard_ref (g->object);
-
-  TRACE ("upgrade #%u of g%u (%s%s) cancellable %p\n", r->id, g->id, mode_name (visible_mode (g)),
-         g->released ? ", released" : "", (void *) cancellable);
-
-  model_counts (f, &c);
-  r->connected = cancellable != NULL && !g_cancellable_is_cancelled (cancellable);
-
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      request_fail (r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    }
-  else if (g->released)
-    {
-      request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
-    }
-  else if (g->mode == READ)
-    {
-      request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK);
-    }
-  else if (g->upgrade != NULL || f->upgrade != NULL)
-    {
-      /* This guard's upgrade is not delivered yet, or another guard of
-       * the hold waits to upgrade it. */
-      request_fail (r, G_IO_ERROR, G_IO_ERROR_PENDING);
-    }
-  else
-    {
-      /* Pending on the guard until delivered, whatever the outcome. */
-      g->upgrade = r;
-
-      if (hold_mode (g->hold) == WRITE)
-        {
-          /* Already exclusive: granted at once. */
-          r->status = STATUS_GRANTED;
-          if (g->mode == UPGRADABLE)
-            {
-              guard_set_mode (g, WRITE);
-              r->changed_mode = TRUE;
-            }
-        }
-      else if (f->closed)
-        {
-          request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
-        }
-      else
-        {
-          /* It waits for the other readers; until then nobody else
-           * enters (but readers under PREFER_READERS). */
-          CHECK (g->mode == UPGRADABLE && hold_mode (g->hold) == UPGRADABLE);
-          f->upgrade = r;
-          if (c.read == 0)
-            model_grant (f, r);
-        }
-    }
 
   if (r->lock_start)
     CALL (f, aio_rw_lock_upgrade_async (f->lock, g->object, cancellable, on_upgraded, r));
@@ -1170,7 +735,7 @@ op_cancel (Fuzz   *f,
           Request *r = g_ptr_array_index (f->requests, i);
 
           if (r->cancellable == cancellable && r->connected)
-            model_cancel (f, r);
+            aio_test_model_cancel (f->model, r->model);
         }
     }
 
@@ -1208,20 +773,7 @@ static void
 op_close (Fuzz *f)
 {
   TRACE ("close\n");
-
-  if (!f->closed)
-    {
-      f->closed = TRUE;
-      if (f->upgrade != NULL)
-        {
-          request_fail (f->upgrade, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
-          f->upgrade = NULL;
-        }
-      for (guint i = 0; i < f->queue->len; i++)
-        request_fail (g_ptr_array_index (f->queue, i), AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
-      g_ptr_array_set_size (f->queue, 0);
-    }
-
+  aio_test_model_close (f->model);
   CALL (f, aio_rw_lock_close (f->lock));
 }
 
@@ -1295,6 +847,8 @@ run_op (Fuzz   *f,
 static void
 drain (Fuzz *f)
 {
+  AioTestModelSnapshot m;
+
   for (guint round = 0; ; round++)
     {
       guint n_callbacks = f->n_callbacks;
@@ -1307,9 +861,9 @@ drain (Fuzz *f)
           Guard *g = g_ptr_array_index (f->table, f->table->len - 1);
 
           /* Half by release, half by dropping the last reference. */
-          if (!g->released && g->id % 2 == 0)
+          if (!g->model->released && g->id % 2 == 0)
             {
-              model_release (f, g);
+              aio_test_model_release (f->model, g->model);
               CALL (f, aio_rw_lock_guard_release (g->object));
             }
           g_ptr_array_remove_index (f->table, f->table->len - 1);
@@ -1321,7 +875,11 @@ drain (Fuzz *f)
       check_state (f, TRUE);
 
       for (guint i = 0; i < f->requests->len; i++)
-        busy = busy || ((Request *) g_ptr_array_index (f->requests, i))->status != STATUS_DELIVERED;
+        {
+          Request *r = g_ptr_array_index (f->requests, i);
+
+          busy = busy || r->model->status != AIO_TEST_MODEL_DELIVERED;
+        }
       if (!busy && f->table->len == 0)
         break;
 
@@ -1335,9 +893,9 @@ drain (Fuzz *f)
   CHECK (!aio_rw_lock_is_write_locked (f->lock));
   CHECK (aio_rw_lock_get_pending_readers (f->lock) == 0);
   CHECK (aio_rw_lock_get_pending_writers (f->lock) == 0);
-  CHECK (f->queue->len == 0 && f->upgrade == NULL);
-  for (guint i = 0; i < f->holds->len; i++)
-    CHECK (hold_mode (g_ptr_array_index (f->holds, i)) == MODE_NONE);
+  aio_test_model_snapshot (f->model, &m);
+  CHECK (m.read_holds == 0 && m.upgradable_holds == 0 && m.write_holds == 0);
+  CHECK (m.pending_readers == 0 && m.pending_writers == 0);
   for (guint i = 0; i < f->guards->len; i++)
     CHECK (((Guard *) g_ptr_array_index (f->guards, i))->refs == 0);
   for (guint i = 0; i < f->requests->len; i++)
@@ -1373,28 +931,28 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
 {
   Reader reader = { data, size, 0 };
+  AioRwLockPolicy policy;
   gpointer weak_lock;
   Fuzz f = { 0 };
 
   if (size == 0)
     return 0;
 
-  f.policy = next_byte (&reader) % 3;
+  policy = next_byte (&reader) % 3;
+  f.model = aio_test_model_new (policy);
+  aio_test_model_set_trace (f.model, trace);
   f.context = g_main_context_new ();
   g_main_context_push_thread_default (f.context);
-  f.lock = aio_rw_lock_new_with_policy (f.policy);
+  f.lock = aio_rw_lock_new_with_policy (policy);
   weak_lock = f.lock;
   g_object_add_weak_pointer (G_OBJECT (f.lock), &weak_lock);
-  f.holds = g_ptr_array_new_with_free_func (g_free);
-  f.live = g_ptr_array_new ();
   f.guards = g_ptr_array_new_with_free_func (g_free);
   f.table = g_ptr_array_new ();
   f.requests = g_ptr_array_new_with_free_func (request_free);
-  f.queue = g_ptr_array_new ();
   for (guint i = 0; i < FUZZ_N_SLOTS; i++)
     f.slots[i] = g_cancellable_new ();
 
-  TRACE ("policy %u\n", f.policy);
+  TRACE ("policy %u\n", policy);
   check_state (&f, TRUE);
 
   for (guint n = 0; reader.pos < reader.size && n < FUZZ_MAX_OPS; n++)
@@ -1409,12 +967,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
 
   for (guint i = 0; i < FUZZ_N_SLOTS; i++)
     g_object_unref (f.slots[i]);
-  g_ptr_array_unref (f.queue);
   g_ptr_array_unref (f.requests);
   g_ptr_array_unref (f.table);
   g_ptr_array_unref (f.guards);
-  g_ptr_array_unref (f.live);
-  g_ptr_array_unref (f.holds);
+  aio_test_model_free (f.model);
   g_main_context_pop_thread_default (f.context);
   g_main_context_unref (f.context);
 
