@@ -7,7 +7,7 @@
  * try-locks, releases, re-entries, downgrades and upgrades; two worker
  * threads make blocking requests, cancel the others' requests and release
  * guards handed to them. After every step the lock's state is checked under
- * its own mutex against an independent reference of the policy; at
+ * its own mutex against the tests' reference model (aio-test-model.h); at
  * checkpoints every thread pauses, everything due is delivered, and the
  * holds and queues are compared with the guards and requests the test
  * knows of. The lock is closed during each round; at the end of a round
@@ -17,7 +17,10 @@
  *   AIO_STRESS_OPS   the number of operations, all threads together
  */
 
+#include <string.h>
+
 #include "aio-rw-lock-private.h"
+#include "aio-test-model.h"
 #include "aio-test-util.h"
 
 #define READ AIO_RW_LOCK_MODE_READ
@@ -165,93 +168,60 @@ command_all (Command command)
   return dispatched;
 }
 
-/* ---- The reference policy, written from DESIGN.md, independent of the
- * state module's may_enter()/peek_next(). ---- */
+/* ---- The reference policy: the shared model's (aio-test-model.h),
+ * written from DESIGN.md independently of the state module's
+ * may_enter()/peek_next(), asked about the lock's own state ---- */
 
-static gint
-by_seq (gconstpointer a,
-        gconstpointer b)
+/* Which waiting request the model lets in now: the state's three queues,
+ * each in arrival order, merged by seq into the model's one queue. */
+static int
+model_next (const AioRwLockState *s)
 {
-  const AioRwLockRequest *ra = *(AioRwLockRequest * const *) a;
-  const AioRwLockRequest *rb = *(AioRwLockRequest * const *) b;
-
-  return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
-}
-
-static gboolean
-reference_compatible (const AioRwLockState *s,
-                      AioRwLockMode         mode)
-{
-  if (mode == READ)
-    return !s->writer;
-  if (mode == UPGRADABLE)
-    return !s->writer && !s->upgradable;
-  return !s->writer && !s->upgradable && s->n_read == 0;
-}
-
-/* Which queued request the policy lets in now, or NULL. */
-static const AioRwLockRequest *
-reference_next (const AioRwLockState *s)
-{
-  g_autoptr(GPtrArray) queued = g_ptr_array_new ();
-  gboolean writer_waits = FALSE, reader_waits = FALSE;
-
-  if (s->upgrade != NULL && s->n_read == 0)
-    return s->upgrade;
+  AioTestModelState state = { 0 };
+  g_autofree AioRwLockMode *queue = NULL;
+  const GList *heads[3];
+  guint n_queued = 0;
 
   for (guint mode = 0; mode < 3; mode++)
-    for (GList *l = s->queue[mode].head; l != NULL; l = l->next)
-      g_ptr_array_add (queued, l->data);
-  g_ptr_array_sort (queued, by_seq);
-
-  for (guint i = 0; i < queued->len; i++)
     {
-      const AioRwLockRequest *r = queued->pdata[i];
-      writer_waits |= r->mode == WRITE;
-      reader_waits |= r->mode != WRITE;
+      heads[mode] = s->queue[mode].head;
+      n_queued += s->queue[mode].length;
     }
 
-  if (s->upgrade != NULL && s->policy != AIO_RW_LOCK_POLICY_PREFER_READERS)
-    return NULL;  /* the upgrade goes first */
-
-  for (guint i = 0; i < queued->len; i++)
+  queue = g_new (AioRwLockMode, MAX (n_queued, 1));
+  for (guint n = 0; n < n_queued; n++)
     {
-      const AioRwLockRequest *r = queued->pdata[i];
-      gboolean first_of_mode = TRUE;
+      const AioRwLockRequest *first = NULL;
+      guint from = 0;
 
-      for (guint j = 0; j < i; j++)
-        if (((const AioRwLockRequest *) queued->pdata[j])->mode == r->mode)
-          first_of_mode = FALSE;
-
-      switch (s->policy)
+      for (guint mode = 0; mode < 3; mode++)
         {
-        case AIO_RW_LOCK_POLICY_FAIR:
-          /* Only the first in line, if it is compatible. */
-          return reference_compatible (s, r->mode) ? r : NULL;
+          const AioRwLockRequest *r = heads[mode] != NULL ? heads[mode]->data : NULL;
 
-        case AIO_RW_LOCK_POLICY_PREFER_WRITERS:
-          if (r->mode == WRITE && first_of_mode)
-            return reference_compatible (s, WRITE) ? r : NULL;
-          if (r->mode != WRITE && !writer_waits && (r->mode == READ || first_of_mode) &&
-              reference_compatible (s, r->mode))
-            return r;
-          break;
-
-        case AIO_RW_LOCK_POLICY_PREFER_READERS:
-          if (r->mode != WRITE && (r->mode == READ || first_of_mode) &&
-              reference_compatible (s, r->mode))
-            return r;
-          if (r->mode == WRITE && first_of_mode && !reader_waits &&
-              reference_compatible (s, WRITE))
-            return r;
-          break;
-
-        default:
-          g_assert_not_reached ();
+          if (r != NULL && (first == NULL || r->seq < first->seq))
+            {
+              first = r;
+              from = mode;
+            }
         }
+      CHECK (first != NULL && first->mode == from && !first->is_upgrade);
+      /* Each queue is in arrival order. */
+      CHECK (heads[from]->next == NULL ||
+             ((const AioRwLockRequest *) heads[from]->next->data)->seq > first->seq);
+      queue[n] = first->mode;
+      heads[from] = heads[from]->next;
     }
 
-  return NULL;
+  state.policy = s->policy;
+  state.n_read = s->n_read;
+  state.upgradable = s->upgradable;
+  state.writer = s->writer;
+  state.upgrade_pending = s->upgrade != NULL;
+  state.closed = s->closed;
+  state.queue = queue;
+  state.n_queued = n_queued;
+
+  return aio_test_model_next (&state);
 }
 
 /* After every step: the holds are consistent and nobody who may enter is
@@ -265,7 +235,7 @@ check_state (const AioRwLockState *s,
     CHECK (s->n_read == 0 && !s->upgradable);
   CHECK (s->upgrade == NULL || s->upgradable);
   CHECK (aio_rw_lock_state_peek_next (s) == NULL);
-  CHECK (reference_next (s) == NULL);
+  CHECK (model_next (s) == AIO_TEST_MODEL_NEXT_NONE);
   if (s->closed)
     CHECK (aio_rw_lock_state_pending_readers (s) == 0 && aio_rw_lock_state_pending_writers (s) == 0);
 }
@@ -302,34 +272,35 @@ inside_leave (Round         *round,
   CHECK (g_atomic_int_add (&round->inside[mode], -1) > 0);
 }
 
-static AioRwLockMode
-strongest (AioRwLockMode a,
-           AioRwLockMode b)
+/* The hold's members as the model counts them: its unreleased guards but
+ * @without, by mode. */
+static void
+hold_members (Actor            *actor,
+              Hold             *hold,
+              GuardRec         *without,
+              AioTestModelHold *members)
 {
-  if (a == WRITE || b == WRITE)
-    return WRITE;
-  if (a == UPGRADABLE || b == UPGRADABLE)
-    return UPGRADABLE;
-  return READ;
-}
-
-/* The mode the hold shows, from the modes of its unreleased guards. */
-static AioRwLockMode
-hold_mode_of (Actor *actor,
-              Hold  *hold,
-              GuardRec *without)
-{
-  AioRwLockMode mode = AIO_RW_LOCK_HOLD_NONE;
-
+  memset (members, 0, sizeof *members);
   for (guint i = 0; i < actor->guards->len; i++)
     {
       GuardRec *rec = actor->guards->pdata[i];
 
       if (rec->hold != hold || rec == without || rec->released)
         continue;
-      mode = mode == AIO_RW_LOCK_HOLD_NONE ? rec->mode : strongest (mode, rec->mode);
+      members->n[rec->mode]++;
     }
-  return mode;
+}
+
+/* The mode the hold shows: the strongest of its members. */
+static AioRwLockMode
+hold_mode_of (Actor *actor,
+              Hold  *hold,
+              GuardRec *without)
+{
+  AioTestModelHold members;
+
+  hold_members (actor, hold, without, &members);
+  return aio_test_model_hold_mode (&members);
 }
 
 static GuardRec *
