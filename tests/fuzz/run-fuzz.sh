@@ -15,8 +15,8 @@
 # BUILD_DIR/fuzz-artifacts/. Ends with libFuzzer's final statistics:
 # executions, execs/s, coverage (cov: edges, ft: features) and corpus size.
 #
-# Environment passed on to the harness: FUZZ_TRACE, FUZZ_STRICT_UPGRADE,
-# FUZZ_AVOID_KNOWN_BUGS (see fuzz-rw-lock.c).
+# Environment passed on to the harness: FUZZ_TRACE=1 prints the operations
+# and the reference model's decisions (see fuzz-rw-lock.c).
 
 # Read first: in bash, $SECONDS counts up from the value it was given.
 max_time=${FUZZ_SECONDS:-${SECONDS:-}}
