@@ -18,9 +18,10 @@
  *   S5      N pending writers, every other one cancelled: cost per cancel
  *   S6      2 async contexts + 2 blocking threads; cross-thread hand-off
  *
- * It runs with G_SLICE=always-malloc (it re-executes itself with it if
- * needed): GSlice would hide the allocations from malloc statistics. The
- * heap is never trimmed during the run (see disable_heap_trimming()), and
+ * Run it with G_SLICE=always-malloc (meson test does): GSlice would hide
+ * the allocations from malloc's statistics, and the byte counts of S4 are
+ * reported as null without it. The heap is never trimmed during the run
+ * (see disable_heap_trimming()), and
  * the scaling scenarios S4 and S5 run first, after the light S1, S2 and
  * TRY: per-waiter costs at small sizes depend on the state of malloc's
  * heap, and `--scenario S4,S5` alone gives the cleanest figures.
@@ -605,6 +606,9 @@ disable_heap_trimming (void)
 #endif
 }
 
+/* GSlice reads G_SLICE when GLib starts, before main(): unless it is
+ * always-malloc, GTasks and GObjects come from GSlice's magazines and do
+ * not show in malloc's statistics. */
 static gboolean
 gslice_bypassed (void)
 {
@@ -1455,6 +1459,10 @@ scenario_waiters (void)
   double m_benq[G_N_ELEMENTS (s4_sizes)], m_bdone[G_N_ELEMENTS (s4_sizes)];
   double m_bytes = NAN, m_bbytes = NAN;
   JsonLine j;
+
+  if (!bytes_valid)
+    g_printerr ("bench-rw-lock: S4: G_SLICE is not always-malloc: byte counts are not reported "
+                "(run with G_SLICE=always-malloc, as meson test does)\n");
 
   for (guint s = 0; s < n; s++)
     {
@@ -2335,24 +2343,6 @@ scenario_threads (void)
 
 /* ---- main ---- */
 
-/* GSlice reads G_SLICE when GLib starts, before main(): without
- * always-malloc the allocations of GTasks and GObjects would not show in
- * malloc's statistics. Run again with it set. */
-static void
-ensure_always_malloc (char **argv)
-{
-  const char *g_slice = getenv ("G_SLICE");
-
-  if ((g_slice != NULL && strstr (g_slice, "always-malloc") != NULL) ||
-      getenv ("AIO_BENCH_REEXEC") != NULL)
-    return;
-
-  setenv ("G_SLICE", "always-malloc", 1);
-  setenv ("AIO_BENCH_REEXEC", "1", 1);
-  execv ("/proc/self/exe", argv);
-  /* Failed: go on, with the byte counts marked invalid. */
-}
-
 static gboolean
 scenario_selected (const char *name)
 {
@@ -2449,8 +2439,6 @@ main (int    argc,
     { NULL }
   };
 
-  ensure_always_malloc (argv);
-
   context = g_option_context_new ("- benchmark AioRwLock against GTask, GRWLock and GMutex");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -2489,9 +2477,6 @@ main (int    argc,
   g_mutex_init (&watchdog.mutex);
   g_cond_init (&watchdog.cond);
   watchdog.thread = g_thread_new ("bench-watchdog", watchdog_main, NULL);
-
-  if (!gslice_bypassed ())
-    g_printerr ("bench-rw-lock: G_SLICE is not always-malloc: byte counts are not reported\n");
 
   print_machine (disable_heap_trimming ());
 
