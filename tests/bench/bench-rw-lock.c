@@ -2,6 +2,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
+ * What the scenarios share (statistics, checks, the watchdog, main-context
+ * helpers, malloc, the JSON lines and the summary table) is in
+ * bench-util.c.
+ *
  * Prints one JSON object per line on stdout: first the machine, then one
  * line per measured case with the median (and min, max) of --reps
  * repetitions, the baselines measured in the same run (each repetition of
@@ -21,10 +25,10 @@
  * Run it with G_SLICE=always-malloc (meson test does): GSlice would hide
  * the allocations from malloc's statistics, and the byte counts of S4 are
  * reported as null without it. The heap is never trimmed during the run
- * (see disable_heap_trimming()), and
- * the scaling scenarios S4 and S5 run first, after the light S1, S2 and
- * TRY: per-waiter costs at small sizes depend on the state of malloc's
- * heap, and `--scenario S4,S5` alone gives the cleanest figures.
+ * (see bench_disable_heap_trimming ()), and the scaling scenarios S4 and
+ * S5 run first, after the light S1, S2 and TRY: per-waiter costs at small
+ * sizes depend on the state of malloc's heap, and `--scenario S4,S5`
+ * alone gives the cleanest figures.
  *
  * Nothing about timing is asserted. The exit status is non-zero only when
  * a correctness check fails (a request not completed, a lock not free at
@@ -33,16 +37,10 @@
  */
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#if defined (HAVE_MALLINFO2) || defined (HAVE_MALLOPT)
-# include <malloc.h>
-#endif
 
-#include <aiorwlock-glib/aiorwlock.h>
+#include "bench-util.h"
 
 #ifndef BENCH_BUILDTYPE
 # define BENCH_BUILDTYPE "unknown"
@@ -61,10 +59,6 @@
 #else
 # define BENCH_OPTIMIZED FALSE
 #endif
-
-/* How long one phase may take before the run is declared stuck (a lost
- * completion would otherwise hang until meson's timeout). */
-#define WATCHDOG_SECONDS 300
 
 #define S3_READERS 64
 #define S3_WRITERS 4
@@ -93,528 +87,17 @@ static guint s5_n_sizes;
 
 static const char * const all_scenarios[] = { "S1", "S2", "TRY", "S3", "S4", "S5", "S6" };
 
-static FILE *output_file;
-static gboolean checks_failed;
-static GObject *bench_object;   /* the source object of the bare GTasks */
 
-/* ---- Time, statistics ---- */
-
-static inline gint64
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
-}
-
-typedef struct
-{
-  double median;
-  double min;
-  double max;
-} Stats;
-
-static int
-compare_doubles (const void *a,
-                 const void *b)
-{
-  double x = *(const double *) a;
-  double y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static void
-sort_doubles (GArray *values)
-{
-  qsort (values->data, values->len, sizeof (double), compare_doubles);
-}
-
-/* Nearest-rank percentile of sorted values. */
-static double
-percentile_sorted (GArray *sorted,
-                   double  p)
-{
-  double exact;
-  gsize rank;
-
-  if (sorted->len == 0)
-    return NAN;
-
-  exact = p / 100.0 * sorted->len;
-  rank = (gsize) exact;
-  if ((double) rank < exact)
-    rank++;
-  rank = CLAMP (rank, 1, sorted->len);
-
-  return g_array_index (sorted, double, rank - 1);
-}
-
-static Stats
-stats_of (GArray *values)
-{
-  g_autoptr(GArray) v = g_array_sized_new (FALSE, FALSE, sizeof (double), values->len);
-  Stats s = { NAN, NAN, NAN };
-  guint n = values->len;
-
-  if (n == 0)
-    return s;
-
-  g_array_append_vals (v, values->data, n);
-  sort_doubles (v);
-  s.min = g_array_index (v, double, 0);
-  s.max = g_array_index (v, double, n - 1);
-  if (n % 2 == 1)
-    s.median = g_array_index (v, double, n / 2);
-  else
-    s.median = (g_array_index (v, double, n / 2 - 1) + g_array_index (v, double, n / 2)) / 2;
-
-  return s;
-}
-
-static GArray *
-samples_new (void)
-{
-  return g_array_new (FALSE, FALSE, sizeof (double));
-}
-
-static void
-samples_add (GArray *samples,
-             double  value)
-{
-  g_array_append_val (samples, value);
-}
-
-static double
-median_of (GArray *samples)
-{
-  return stats_of (samples).median;
-}
-
-/* a / b, or NAN (printed as null) when it means nothing. */
-static double
-ratio (double a,
-       double b)
-{
-  if (!isfinite (a) || !isfinite (b) || b == 0)
-    return NAN;
-  return a / b;
-}
-
-/* ---- Checks and the watchdog ---- */
-
-static gboolean check (gboolean    ok,
-                       const char *format,
-                       ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-check (gboolean    ok,
-       const char *format,
-       ...)
-{
-  va_list args;
-  g_autofree char *message = NULL;
-
-  if (ok)
-    return TRUE;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_printerr ("bench-rw-lock: CHECK FAILED: %s\n", message);
-  checks_failed = TRUE;
-  return FALSE;
-}
-
-static gboolean
-lock_is_free (AioRwLock *lock)
-{
-  return aio_rw_lock_get_readers (lock) == 0 &&
-         !aio_rw_lock_is_write_locked (lock) &&
-         aio_rw_lock_get_pending_readers (lock) == 0 &&
-         aio_rw_lock_get_pending_writers (lock) == 0;
-}
-
-static gboolean
-check_lock_free (AioRwLock  *lock,
-                 const char *where)
-{
-  return check (lock_is_free (lock),
-                "%s: the lock is not free at the end (readers %u, write-locked %d, "
-                "pending readers %u, pending writers %u)",
-                where,
-                aio_rw_lock_get_readers (lock),
-                aio_rw_lock_is_write_locked (lock),
-                aio_rw_lock_get_pending_readers (lock),
-                aio_rw_lock_get_pending_writers (lock));
-}
-
-/* A thread that ends the run if one phase takes far too long: a lost
- * completion shows as a message, not as a hang. It sleeps on a condition
- * variable, so it does not disturb the measurements. */
-static struct
-{
-  GMutex      mutex;
-  GCond       cond;
-  GThread    *thread;
-  const char *phase;     /* NULL: disarmed */
-  gint64      deadline;  /* monotonic, µs */
-  gboolean    quit;
-} watchdog;
-
-static gpointer
-watchdog_main (gpointer data)
-{
-  g_mutex_lock (&watchdog.mutex);
-  while (!watchdog.quit)
-    {
-      if (watchdog.phase == NULL)
-        {
-          g_cond_wait (&watchdog.cond, &watchdog.mutex);
-        }
-      else if (!g_cond_wait_until (&watchdog.cond, &watchdog.mutex, watchdog.deadline) &&
-               watchdog.phase != NULL && g_get_monotonic_time () >= watchdog.deadline)
-        {
-          fprintf (stderr, "bench-rw-lock: CHECK FAILED: %s did not finish within %d s "
-                   "(a completion was lost?)\n", watchdog.phase, WATCHDOG_SECONDS);
-          fflush (stderr);
-          _exit (1);
-        }
-    }
-  g_mutex_unlock (&watchdog.mutex);
-
-  return NULL;
-}
-
-static void
-watchdog_arm (const char *phase)
-{
-  g_mutex_lock (&watchdog.mutex);
-  watchdog.phase = phase;
-  watchdog.deadline = g_get_monotonic_time () + WATCHDOG_SECONDS * G_USEC_PER_SEC;
-  g_cond_signal (&watchdog.cond);
-  g_mutex_unlock (&watchdog.mutex);
-}
-
-static void
-watchdog_disarm (void)
-{
-  g_mutex_lock (&watchdog.mutex);
-  watchdog.phase = NULL;
-  g_cond_signal (&watchdog.cond);
-  g_mutex_unlock (&watchdog.mutex);
-}
-
-/* Runs the default context until *counter reaches target. */
+/* Runs the default context until *counter reaches target; a watchdog
+ * ends the run if that takes far too long. */
 static void
 iterate_until (const guint *counter,
                guint        target,
                const char  *phase)
 {
-  watchdog_arm (phase);
-  while (*counter < target)
-    g_main_context_iteration (NULL, TRUE);
-  watchdog_disarm ();
-}
-
-/* glibc keeps small freed chunks in "fast bins" and merges them all in one
- * pass (malloc_consolidate) at the next large request or large free: after
- * a phase that freed 10^5 waiters, that O(n) pass lands in whatever phase
- * comes next (seen: 0.65 ms in the single main-loop iteration of a
- * 100-task phase). A large request triggers it now, outside the timed part,
- * without giving memory back to the system. */
-static void
-consolidate_malloc (void)
-{
-  g_free (g_malloc (16 * 1024));
-}
-
-/* Dispatches whatever is already due, so that one phase starts clean. */
-static void
-settle_default_context (void)
-{
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  consolidate_malloc ();
-}
-
-/* ---- JSON lines ---- */
-
-static void
-json_append_string (GString    *s,
-                    const char *value)
-{
-  g_string_append_c (s, '"');
-  for (const char *c = value; *c != '\0'; c++)
-    {
-      switch (*c)
-        {
-        case '"':
-          g_string_append (s, "\\\"");
-          break;
-        case '\\':
-          g_string_append (s, "\\\\");
-          break;
-        case '\n':
-          g_string_append (s, "\\n");
-          break;
-        case '\t':
-          g_string_append (s, "\\t");
-          break;
-        default:
-          if ((unsigned char) *c < 0x20)
-            g_string_append_printf (s, "\\u%04x", (unsigned char) *c);
-          else
-            g_string_append_c (s, *c);
-        }
-    }
-  g_string_append_c (s, '"');
-}
-
-typedef struct
-{
-  GString *s;
-} JsonLine;
-
-static void
-json_key (JsonLine   *j,
-          const char *key)
-{
-  if (j->s->len > 1)
-    g_string_append_c (j->s, ',');
-  json_append_string (j->s, key);
-  g_string_append_c (j->s, ':');
-}
-
-static void
-json_str (JsonLine   *j,
-          const char *key,
-          const char *value)
-{
-  json_key (j, key);
-  if (value == NULL)
-    g_string_append (j->s, "null");
-  else
-    json_append_string (j->s, value);
-}
-
-static void
-json_int (JsonLine   *j,
-          const char *key,
-          gint64      value)
-{
-  json_key (j, key);
-  g_string_append_printf (j->s, "%" G_GINT64_FORMAT, value);
-}
-
-static void
-json_bool (JsonLine   *j,
-           const char *key,
-           gboolean    value)
-{
-  json_key (j, key);
-  g_string_append (j->s, value ? "true" : "false");
-}
-
-/* Non-finite numbers are not JSON: they become null. */
-static void
-json_num (JsonLine   *j,
-          const char *key,
-          double      value)
-{
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-  json_key (j, key);
-  if (!isfinite (value))
-    g_string_append (j->s, "null");
-  else
-    g_string_append (j->s, g_ascii_formatd (buf, sizeof buf, "%.6g", value));
-}
-
-/* PREFIX_median, PREFIX_min, PREFIX_max; with a NULL prefix the primary
- * result's ns_per_op_median, min, max. */
-static void
-json_stats (JsonLine    *j,
-            const char  *prefix,
-            const Stats *s)
-{
-  g_autofree char *median = NULL;
-  g_autofree char *min = NULL;
-  g_autofree char *max = NULL;
-
-  if (prefix == NULL)
-    {
-      json_num (j, "ns_per_op_median", s->median);
-      json_num (j, "min", s->min);
-      json_num (j, "max", s->max);
-      return;
-    }
-
-  median = g_strconcat (prefix, "_median", NULL);
-  min = g_strconcat (prefix, "_min", NULL);
-  max = g_strconcat (prefix, "_max", NULL);
-  json_num (j, median, s->median);
-  json_num (j, min, s->min);
-  json_num (j, max, s->max);
-}
-
-static void
-json_begin (JsonLine   *j,
-            const char *scenario,
-            const char *what)
-{
-  j->s = g_string_new ("{");
-  json_str (j, "scenario", scenario);
-  if (what != NULL)
-    json_str (j, "what", what);
-}
-
-static void
-json_end (JsonLine *j)
-{
-  g_string_append_c (j->s, '}');
-
-  fputs (j->s->str, stdout);
-  fputc ('\n', stdout);
-  fflush (stdout);
-  if (output_file != NULL)
-    {
-      fputs (j->s->str, output_file);
-      fputc ('\n', output_file);
-      fflush (output_file);
-    }
-
-  g_string_free (j->s, TRUE);
-  j->s = NULL;
-}
-
-/* ---- The summary table ---- */
-
-typedef struct
-{
-  char   *scenario;
-  char   *what;
-  double  value;
-  char   *unit;
-  char   *baseline;
-  double  baseline_value;
-} Row;
-
-static GPtrArray *rows;
-
-static void
-row_free (gpointer data)
-{
-  Row *row = data;
-
-  g_free (row->scenario);
-  g_free (row->what);
-  g_free (row->unit);
-  g_free (row->baseline);
-  g_free (row);
-}
-
-/* The ratio printed is value / baseline_value. */
-static void
-row_add (const char *scenario,
-         const char *what,
-         double      value,
-         const char *unit,
-         const char *baseline,
-         double      baseline_value)
-{
-  Row *row = g_new0 (Row, 1);
-
-  row->scenario = g_strdup (scenario);
-  row->what = g_strdup (what);
-  row->value = value;
-  row->unit = g_strdup (unit);
-  row->baseline = g_strdup (baseline);
-  row->baseline_value = baseline_value;
-  g_ptr_array_add (rows, row);
-}
-
-static void
-format_value (char   *buf,
-              gsize   size,
-              double  value)
-{
-  if (!isfinite (value))
-    g_strlcpy (buf, "-", size);
-  else if (fabs (value) >= 1e6)
-    g_snprintf (buf, size, "%.4g", value);
-  else if (fabs (value) >= 100)
-    g_snprintf (buf, size, "%.0f", value);
-  else
-    g_snprintf (buf, size, "%.3g", value);
-}
-
-static void
-print_table (void)
-{
-  g_printerr ("\naiorwlock-glib benchmark: medians of %d repetitions; ratio = lock / baseline\n\n",
-              options.reps);
-  g_printerr ("%-4s %-44s %10s %-9s %-32s %10s %8s\n",
-              "", "case", "lock", "unit", "baseline", "baseline", "ratio");
-  for (guint i = 0; i < rows->len; i++)
-    {
-      Row *row = g_ptr_array_index (rows, i);
-      char value[32], baseline[32], r[32];
-
-      format_value (value, sizeof value, row->value);
-      format_value (baseline, sizeof baseline, row->baseline_value);
-      format_value (r, sizeof r, ratio (row->value, row->baseline_value));
-      g_printerr ("%-4s %-44s %10s %-9s %-32s %10s %8s\n",
-                  row->scenario, row->what, value, row->unit,
-                  row->baseline != NULL ? row->baseline : "-", baseline, r);
-    }
-  g_printerr ("\n%s\n", checks_failed ? "CHECKS FAILED (see above)"
-                                      : "checks: every request completed, every lock ended free");
-}
-
-/* ---- Memory ---- */
-
-/* Bytes malloc has handed out and not got back (main arena + mmapped). */
-static double
-heap_in_use (void)
-{
-#ifdef HAVE_MALLINFO2
-  struct mallinfo2 mi = mallinfo2 ();
-
-  return (double) (mi.uordblks + mi.hblkhd);
-#else
-  return NAN;
-#endif
-}
-
-/* The heap never shrinks during the run. Otherwise glibc gives the top of
- * the heap back to the kernel (brk) whenever the chunk next to it is freed:
- * after a phase with 10^5 waiters that is a ~0.5 ms system call landing in
- * whichever later phase happens to free that chunk (seen: a 100-task phase
- * measured 15x slower). With the warm-ups at the largest sizes, every
- * repetition then runs on a heap that is already grown, as a long-running
- * program's is. */
-static gboolean
-disable_heap_trimming (void)
-{
-#ifdef HAVE_MALLOPT
-  return mallopt (M_TRIM_THRESHOLD, G_MAXINT) == 1;
-#else
-  return FALSE;
-#endif
-}
-
-/* GSlice reads G_SLICE when GLib starts, before main(): unless it is
- * always-malloc, GTasks and GObjects come from GSlice's magazines and do
- * not show in malloc's statistics. */
-static gboolean
-gslice_bypassed (void)
-{
-  const char *g_slice = g_getenv ("G_SLICE");
-
-  return g_slice != NULL && strstr (g_slice, "always-malloc") != NULL;
+  bench_watchdog_arm (phase);
+  bench_iterate_until (counter, target);
+  bench_watchdog_disarm ();
 }
 
 /* ---- Machine ---- */
@@ -650,7 +133,7 @@ print_machine (gboolean no_heap_trim)
                                                    glib_minor_version, glib_micro_version);
   g_autofree char *loadavg = NULL;
   GString *ran = g_string_new (NULL);
-  JsonLine j;
+  BenchJson j;
 
   if (g_file_get_contents ("/proc/loadavg", &loadavg, NULL, NULL))
     g_strstrip (loadavg);
@@ -658,21 +141,21 @@ print_machine (gboolean no_heap_trim)
     if (scenario_selected (all_scenarios[s]))
       g_string_append_printf (ran, "%s%s", ran->len > 0 ? "," : "", all_scenarios[s]);
 
-  json_begin (&j, "machine", NULL);
-  json_str (&j, "cpu", cpu);
-  json_int (&j, "nproc", g_get_num_processors ());
-  json_str (&j, "glib", glib_version);
-  json_str (&j, "compiler", BENCH_COMPILER);
-  json_bool (&j, "optimized", BENCH_OPTIMIZED);
-  json_str (&j, "buildtype", BENCH_BUILDTYPE);
-  json_str (&j, "aiorwlock", AIO_VERSION_S);
-  json_str (&j, "g_slice", g_getenv ("G_SLICE"));
-  json_bool (&j, "malloc_no_trim", no_heap_trim);
-  json_str (&j, "loadavg", loadavg);
-  json_int (&j, "reps", options.reps);
-  json_bool (&j, "quick", options.quick);
-  json_str (&j, "scenarios", ran->str);
-  json_end (&j);
+  bench_json_begin (&j, "machine", NULL);
+  bench_json_str (&j, "cpu", cpu);
+  bench_json_int (&j, "nproc", g_get_num_processors ());
+  bench_json_str (&j, "glib", glib_version);
+  bench_json_str (&j, "compiler", BENCH_COMPILER);
+  bench_json_bool (&j, "optimized", BENCH_OPTIMIZED);
+  bench_json_str (&j, "buildtype", BENCH_BUILDTYPE);
+  bench_json_str (&j, "aiorwlock", AIO_VERSION_S);
+  bench_json_str (&j, "g_slice", g_getenv ("G_SLICE"));
+  bench_json_bool (&j, "malloc_no_trim", no_heap_trim);
+  bench_json_str (&j, "loadavg", loadavg);
+  bench_json_int (&j, "reps", options.reps);
+  bench_json_bool (&j, "quick", options.quick);
+  bench_json_str (&j, "scenarios", ran->str);
+  bench_json_end (&j);
 
   g_string_free (ran, TRUE);
 }
@@ -758,10 +241,7 @@ on_cycle_task_done (GObject      *source,
 static void
 cycle_task_start (Cycle *c)
 {
-  GTask *task = g_task_new (bench_object, NULL, on_cycle_task_done, c);
-
-  g_task_return_boolean (task, TRUE);
-  g_object_unref (task);
+  bench_task_round_trip (on_cycle_task_done, c);
 }
 
 /* Baseline (b): one idle-source dispatch. */
@@ -789,16 +269,16 @@ run_cycles (Cycle      *c,
 {
   gint64 t0, t1;
 
-  settle_default_context ();
+  bench_settle_context (NULL);
   c->loop = g_main_loop_new (NULL, FALSE);
   c->remaining = n;
 
-  watchdog_arm (phase);
-  t0 = now_ns ();
+  bench_watchdog_arm (phase);
+  t0 = bench_now_ns ();
   start (c);
   g_main_loop_run (c->loop);
-  t1 = now_ns ();
-  watchdog_disarm ();
+  t1 = bench_now_ns ();
+  bench_watchdog_disarm ();
 
   g_clear_pointer (&c->loop, g_main_loop_unref);
 
@@ -811,13 +291,13 @@ scenario_cycle (const char *name,
 {
   const char *what = write ? "write cycle: acquire_write_async -> callback -> release"
                            : "read cycle: acquire_read_async -> callback -> release";
-  g_autoptr(GArray) lock_ns = samples_new ();
-  g_autoptr(GArray) task_ns = samples_new ();
-  g_autoptr(GArray) idle_ns = samples_new ();
+  g_autoptr(GArray) lock_ns = bench_samples_new ();
+  g_autoptr(GArray) task_ns = bench_samples_new ();
+  g_autoptr(GArray) idle_ns = bench_samples_new ();
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
   Cycle c = { lock, write, NULL, 0, 0 };
-  Stats lock_s, task_s, idle_s;
-  JsonLine j;
+  BenchStats lock_s, task_s, idle_s;
+  BenchJson j;
 
   /* Warm-up: caches, the lock's completion source, GTask's class. */
   run_cycles (&c, cycle_lock_start, MAX (n_cycles / 10, 100), name);
@@ -826,36 +306,32 @@ scenario_cycle (const char *name,
 
   for (int rep = 0; rep < options.reps; rep++)
     {
-      samples_add (lock_ns, run_cycles (&c, cycle_lock_start, n_cycles, name));
-      samples_add (task_ns, run_cycles (&c, cycle_task_start, n_cycles, name));
-      samples_add (idle_ns, run_cycles (&c, cycle_idle_start, n_cycles, name));
+      bench_samples_add (lock_ns, run_cycles (&c, cycle_lock_start, n_cycles, name));
+      bench_samples_add (task_ns, run_cycles (&c, cycle_task_start, n_cycles, name));
+      bench_samples_add (idle_ns, run_cycles (&c, cycle_idle_start, n_cycles, name));
     }
 
-  check (c.failures == 0, "%s: %u acquisitions failed", name, c.failures);
-  check_lock_free (lock, name);
+  bench_check (c.failures == 0, "%s: %u acquisitions failed", name, c.failures);
+  bench_check_lock_free (lock, name);
 
-  lock_s = stats_of (lock_ns);
-  task_s = stats_of (task_ns);
-  idle_s = stats_of (idle_ns);
+  lock_s = bench_stats_of (lock_ns);
+  task_s = bench_stats_of (task_ns);
+  idle_s = bench_stats_of (idle_ns);
 
-  json_begin (&j, name, what);
-  json_int (&j, "n", n_cycles);
-  json_int (&j, "reps", options.reps);
-  json_stats (&j, NULL, &lock_s);
-  json_num (&j, "baseline_gtask_ns", task_s.median);
-  json_num (&j, "baseline_gtask_ns_min", task_s.min);
-  json_num (&j, "baseline_gtask_ns_max", task_s.max);
-  json_num (&j, "baseline_idle_ns", idle_s.median);
-  json_num (&j, "baseline_idle_ns_min", idle_s.min);
-  json_num (&j, "baseline_idle_ns_max", idle_s.max);
-  json_num (&j, "ratio_vs_gtask", ratio (lock_s.median, task_s.median));
-  json_num (&j, "ratio_vs_idle", ratio (lock_s.median, idle_s.median));
-  json_bool (&j, "checks_ok", c.failures == 0 && lock_is_free (lock));
-  json_end (&j);
+  bench_json_begin (&j, name, what);
+  bench_json_int (&j, "n", n_cycles);
+  bench_json_int (&j, "reps", options.reps);
+  bench_json_stats (&j, NULL, &lock_s);
+  bench_json_baseline (&j, "baseline_gtask_ns", &task_s);
+  bench_json_baseline (&j, "baseline_idle_ns", &idle_s);
+  bench_json_num (&j, "ratio_vs_gtask", bench_ratio (lock_s.median, task_s.median));
+  bench_json_num (&j, "ratio_vs_idle", bench_ratio (lock_s.median, idle_s.median));
+  bench_json_bool (&j, "checks_ok", c.failures == 0 && bench_lock_is_free (lock));
+  bench_json_end (&j);
 
-  row_add (name, write ? "async write cycle" : "async read cycle",
+  bench_summary_add (name, write ? "async write cycle" : "async read cycle",
            lock_s.median, "ns/cycle", "bare GTask cycle", task_s.median);
-  row_add (name, write ? "async write cycle" : "async read cycle",
+  bench_summary_add (name, write ? "async write cycle" : "async read cycle",
            lock_s.median, "ns/cycle", "idle dispatch", idle_s.median);
 }
 
@@ -869,7 +345,7 @@ try_lock_loop (AioRwLock *lock,
 {
   gint64 t0, t1;
 
-  t0 = now_ns ();
+  t0 = bench_now_ns ();
   for (guint i = 0; i < n; i++)
     {
       AioRwLockGuard *guard = write ? aio_rw_lock_try_acquire_write (lock)
@@ -883,7 +359,7 @@ try_lock_loop (AioRwLock *lock,
       aio_rw_lock_guard_release (guard);
       aio_rw_lock_guard_unref (guard);
     }
-  t1 = now_ns ();
+  t1 = bench_now_ns ();
 
   return (double) (t1 - t0) / n;
 }
@@ -895,7 +371,7 @@ grwlock_loop (GRWLock  *rw,
 {
   gint64 t0, t1;
 
-  t0 = now_ns ();
+  t0 = bench_now_ns ();
   if (write)
     {
       for (guint i = 0; i < n; i++)
@@ -912,7 +388,7 @@ grwlock_loop (GRWLock  *rw,
           g_rw_lock_reader_unlock (rw);
         }
     }
-  t1 = now_ns ();
+  t1 = bench_now_ns ();
 
   return (double) (t1 - t0) / n;
 }
@@ -923,13 +399,13 @@ gmutex_loop (GMutex *mutex,
 {
   gint64 t0, t1;
 
-  t0 = now_ns ();
+  t0 = bench_now_ns ();
   for (guint i = 0; i < n; i++)
     {
       g_mutex_lock (mutex);
       g_mutex_unlock (mutex);
     }
-  t1 = now_ns ();
+  t1 = bench_now_ns ();
 
   return (double) (t1 - t0) / n;
 }
@@ -938,21 +414,21 @@ static void
 scenario_try (void)
 {
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
-  g_autoptr(GArray) try_read = samples_new ();
-  g_autoptr(GArray) try_write = samples_new ();
-  g_autoptr(GArray) rw_read = samples_new ();
-  g_autoptr(GArray) rw_write = samples_new ();
-  g_autoptr(GArray) mutex_ns = samples_new ();
-  Stats tr, tw, rr, rw, mx;
+  g_autoptr(GArray) try_read = bench_samples_new ();
+  g_autoptr(GArray) try_write = bench_samples_new ();
+  g_autoptr(GArray) rw_read = bench_samples_new ();
+  g_autoptr(GArray) rw_write = bench_samples_new ();
+  g_autoptr(GArray) mutex_ns = bench_samples_new ();
+  BenchStats tr, tw, rr, rw, mx;
   guint failures = 0;
   GRWLock grw;
   GMutex mutex;
-  JsonLine j;
+  BenchJson j;
 
   g_rw_lock_init (&grw);
   g_mutex_init (&mutex);
 
-  watchdog_arm ("TRY");
+  bench_watchdog_arm ("TRY");
 
   /* Warm-up */
   try_lock_loop (lock, FALSE, n_try / 10, &failures);
@@ -963,55 +439,51 @@ scenario_try (void)
 
   for (int rep = 0; rep < options.reps; rep++)
     {
-      samples_add (try_read, try_lock_loop (lock, FALSE, n_try, &failures));
-      samples_add (try_write, try_lock_loop (lock, TRUE, n_try, &failures));
-      samples_add (rw_read, grwlock_loop (&grw, FALSE, n_try));
-      samples_add (rw_write, grwlock_loop (&grw, TRUE, n_try));
-      samples_add (mutex_ns, gmutex_loop (&mutex, n_try));
+      bench_samples_add (try_read, try_lock_loop (lock, FALSE, n_try, &failures));
+      bench_samples_add (try_write, try_lock_loop (lock, TRUE, n_try, &failures));
+      bench_samples_add (rw_read, grwlock_loop (&grw, FALSE, n_try));
+      bench_samples_add (rw_write, grwlock_loop (&grw, TRUE, n_try));
+      bench_samples_add (mutex_ns, gmutex_loop (&mutex, n_try));
     }
 
-  watchdog_disarm ();
+  bench_watchdog_disarm ();
 
-  check (failures == 0, "TRY: %u try-acquisitions of a free lock failed", failures);
-  check_lock_free (lock, "TRY");
+  bench_check (failures == 0, "TRY: %u try-acquisitions of a free lock failed", failures);
+  bench_check_lock_free (lock, "TRY");
 
-  tr = stats_of (try_read);
-  tw = stats_of (try_write);
-  rr = stats_of (rw_read);
-  rw = stats_of (rw_write);
-  mx = stats_of (mutex_ns);
+  tr = bench_stats_of (try_read);
+  tw = bench_stats_of (try_write);
+  rr = bench_stats_of (rw_read);
+  rw = bench_stats_of (rw_write);
+  mx = bench_stats_of (mutex_ns);
 
-  json_begin (&j, "TRY", "try_acquire_read + release + unref");
-  json_int (&j, "n", n_try);
-  json_int (&j, "reps", options.reps);
-  json_stats (&j, NULL, &tr);
-  json_num (&j, "baseline_grwlock_reader_ns", rr.median);
-  json_num (&j, "baseline_grwlock_reader_ns_min", rr.min);
-  json_num (&j, "baseline_grwlock_reader_ns_max", rr.max);
-  json_num (&j, "baseline_gmutex_ns", mx.median);
-  json_num (&j, "ratio_vs_grwlock_reader", ratio (tr.median, rr.median));
-  json_num (&j, "ratio_vs_gmutex", ratio (tr.median, mx.median));
-  json_bool (&j, "checks_ok", failures == 0 && lock_is_free (lock));
-  json_end (&j);
+  bench_json_begin (&j, "TRY", "try_acquire_read + release + unref");
+  bench_json_int (&j, "n", n_try);
+  bench_json_int (&j, "reps", options.reps);
+  bench_json_stats (&j, NULL, &tr);
+  bench_json_baseline (&j, "baseline_grwlock_reader_ns", &rr);
+  bench_json_num (&j, "baseline_gmutex_ns", mx.median);
+  bench_json_num (&j, "ratio_vs_grwlock_reader", bench_ratio (tr.median, rr.median));
+  bench_json_num (&j, "ratio_vs_gmutex", bench_ratio (tr.median, mx.median));
+  bench_json_bool (&j, "checks_ok", failures == 0 && bench_lock_is_free (lock));
+  bench_json_end (&j);
 
-  json_begin (&j, "TRY", "try_acquire_write + release + unref");
-  json_int (&j, "n", n_try);
-  json_int (&j, "reps", options.reps);
-  json_stats (&j, NULL, &tw);
-  json_num (&j, "baseline_grwlock_writer_ns", rw.median);
-  json_num (&j, "baseline_grwlock_writer_ns_min", rw.min);
-  json_num (&j, "baseline_grwlock_writer_ns_max", rw.max);
-  json_num (&j, "baseline_gmutex_ns", mx.median);
-  json_num (&j, "ratio_vs_grwlock_writer", ratio (tw.median, rw.median));
-  json_num (&j, "ratio_vs_gmutex", ratio (tw.median, mx.median));
-  json_bool (&j, "checks_ok", failures == 0 && lock_is_free (lock));
-  json_end (&j);
+  bench_json_begin (&j, "TRY", "try_acquire_write + release + unref");
+  bench_json_int (&j, "n", n_try);
+  bench_json_int (&j, "reps", options.reps);
+  bench_json_stats (&j, NULL, &tw);
+  bench_json_baseline (&j, "baseline_grwlock_writer_ns", &rw);
+  bench_json_num (&j, "baseline_gmutex_ns", mx.median);
+  bench_json_num (&j, "ratio_vs_grwlock_writer", bench_ratio (tw.median, rw.median));
+  bench_json_num (&j, "ratio_vs_gmutex", bench_ratio (tw.median, mx.median));
+  bench_json_bool (&j, "checks_ok", failures == 0 && bench_lock_is_free (lock));
+  bench_json_end (&j);
 
-  row_add ("TRY", "try read + release + unref", tr.median, "ns/op",
+  bench_summary_add ("TRY", "try read + release + unref", tr.median, "ns/op",
            "GRWLock reader lock+unlock", rr.median);
-  row_add ("TRY", "try write + release + unref", tw.median, "ns/op",
+  bench_summary_add ("TRY", "try write + release + unref", tw.median, "ns/op",
            "GRWLock writer lock+unlock", rw.median);
-  row_add ("TRY", "try read + release + unref", tr.median, "ns/op",
+  bench_summary_add ("TRY", "try read + release + unref", tr.median, "ns/op",
            "GMutex lock+unlock", mx.median);
 
   g_rw_lock_clear (&grw);
@@ -1070,9 +542,9 @@ static void
 s3_granted (S3Actor *actor)
 {
   S3Run *run = actor->run;
-  double wait_ms = (now_ns () - actor->requested_at) / 1e6;
+  double wait_ms = (bench_now_ns () - actor->requested_at) / 1e6;
 
-  samples_add (run->waits[actor->write], wait_ms);
+  bench_samples_add (run->waits[actor->write], wait_ms);
   run->acquisitions++;
   g_idle_add_full (G_PRIORITY_DEFAULT, on_s3_hold_done, actor, NULL);
 }
@@ -1108,7 +580,7 @@ s3_request (S3Actor *actor)
 {
   AioRwLock *lock = actor->run->lock;
 
-  actor->requested_at = now_ns ();
+  actor->requested_at = bench_now_ns ();
   if (lock == NULL)
     g_idle_add_full (G_PRIORITY_DEFAULT, on_s3_fake_grant, actor, NULL);
   else if (actor->write)
@@ -1136,13 +608,13 @@ s3_run_once (AioRwLock  *lock,
   gint64 t0, t1;
   guint writers = 0;
 
-  settle_default_context ();
+  bench_settle_context (NULL);
 
   run.lock = lock;
   run.loop = g_main_loop_new (NULL, FALSE);
   run.k = k;
-  run.waits[0] = samples_new ();
-  run.waits[1] = samples_new ();
+  run.waits[0] = bench_samples_new ();
+  run.waits[1] = bench_samples_new ();
 
   /* The writers are spread among the readers: actors 16, 33, 50, 67. */
   for (guint i = 0; i < n_actors; i++)
@@ -1154,30 +626,30 @@ s3_run_once (AioRwLock  *lock,
     }
   g_assert (writers == S3_WRITERS);
 
-  watchdog_arm (phase);
-  t0 = now_ns ();
+  bench_watchdog_arm (phase);
+  t0 = bench_now_ns ();
   for (guint i = 0; i < n_actors; i++)
     {
       run.active++;
       s3_request (&actors[i]);
     }
   g_main_loop_run (run.loop);
-  t1 = now_ns ();
-  watchdog_disarm ();
+  t1 = bench_now_ns ();
+  bench_watchdog_disarm ();
 
-  check (run.acquisitions == n_actors * k, "%s: %u acquisitions, expected %u",
+  bench_check (run.acquisitions == n_actors * k, "%s: %u acquisitions, expected %u",
          phase, run.acquisitions, n_actors * k);
-  check (run.failures == 0, "%s: %u acquisitions failed", phase, run.failures);
+  bench_check (run.failures == 0, "%s: %u acquisitions failed", phase, run.failures);
   if (lock != NULL)
-    check_lock_free (lock, phase);
+    bench_check_lock_free (lock, phase);
 
   result.throughput = run.acquisitions / ((t1 - t0) / 1e9);
   for (guint kind = 0; kind < 2; kind++)
     {
-      sort_doubles (run.waits[kind]);
-      result.p50[kind] = percentile_sorted (run.waits[kind], 50);
-      result.p99[kind] = percentile_sorted (run.waits[kind], 99);
-      result.max[kind] = percentile_sorted (run.waits[kind], 100);
+      bench_sort_doubles (run.waits[kind]);
+      result.p50[kind] = bench_percentile_sorted (run.waits[kind], 50);
+      result.p99[kind] = bench_percentile_sorted (run.waits[kind], 99);
+      result.max[kind] = bench_percentile_sorted (run.waits[kind], 100);
       g_array_unref (run.waits[kind]);
     }
   g_main_loop_unref (run.loop);
@@ -1204,17 +676,17 @@ scenario_contended (void)
   GArray *p50[G_N_ELEMENTS (s3_policies)][2];
   GArray *p99[G_N_ELEMENTS (s3_policies)][2];
   double max_wait[G_N_ELEMENTS (s3_policies)][2];
-  g_autoptr(GArray) base_tput = samples_new ();
-  g_autoptr(GArray) base_p50 = samples_new ();
-  Stats base;
+  g_autoptr(GArray) base_tput = bench_samples_new ();
+  g_autoptr(GArray) base_p50 = bench_samples_new ();
+  BenchStats base;
 
   for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
     {
-      tput[p] = samples_new ();
+      tput[p] = bench_samples_new ();
       for (guint kind = 0; kind < 2; kind++)
         {
-          p50[p][kind] = samples_new ();
-          p99[p][kind] = samples_new ();
+          p50[p][kind] = bench_samples_new ();
+          p99[p][kind] = bench_samples_new ();
           max_wait[p][kind] = 0;
         }
     }
@@ -1232,60 +704,58 @@ scenario_contended (void)
     {
       S3Result r = s3_run_once (NULL, k, "S3 baseline");
 
-      samples_add (base_tput, r.throughput);
-      samples_add (base_p50, r.p50[0]);
+      bench_samples_add (base_tput, r.throughput);
+      bench_samples_add (base_p50, r.p50[0]);
 
       for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
         {
           g_autoptr(AioRwLock) lock = aio_rw_lock_new_with_policy (s3_policies[p].policy);
 
           r = s3_run_once (lock, k, "S3");
-          samples_add (tput[p], r.throughput);
+          bench_samples_add (tput[p], r.throughput);
           for (guint kind = 0; kind < 2; kind++)
             {
-              samples_add (p50[p][kind], r.p50[kind]);
-              samples_add (p99[p][kind], r.p99[kind]);
+              bench_samples_add (p50[p][kind], r.p50[kind]);
+              bench_samples_add (p99[p][kind], r.p99[kind]);
               max_wait[p][kind] = MAX (max_wait[p][kind], r.max[kind]);
             }
         }
     }
 
-  base = stats_of (base_tput);
+  base = bench_stats_of (base_tput);
 
   for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
     {
       g_autofree char *what = g_strdup_printf ("%u readers + %u writers, hold one pass, policy %s",
                                                S3_READERS, S3_WRITERS, s3_policies[p].name);
       g_autofree char *row = g_strdup_printf ("contended throughput, %s", s3_policies[p].name);
-      Stats t = stats_of (tput[p]);
-      JsonLine j;
+      BenchStats t = bench_stats_of (tput[p]);
+      BenchJson j;
 
-      json_begin (&j, "S3", what);
-      json_str (&j, "policy", s3_policies[p].name);
-      json_int (&j, "readers", S3_READERS);
-      json_int (&j, "writers", S3_WRITERS);
-      json_int (&j, "k", k);
-      json_int (&j, "reps", options.reps);
-      json_stats (&j, "acq_per_s", &t);
-      json_num (&j, "baseline_acq_per_s", base.median);
-      json_num (&j, "baseline_acq_per_s_min", base.min);
-      json_num (&j, "baseline_acq_per_s_max", base.max);
-      json_num (&j, "baseline_wait_ms_p50", median_of (base_p50));
-      json_num (&j, "ratio_vs_baseline", ratio (t.median, base.median));
+      bench_json_begin (&j, "S3", what);
+      bench_json_str (&j, "policy", s3_policies[p].name);
+      bench_json_int (&j, "readers", S3_READERS);
+      bench_json_int (&j, "writers", S3_WRITERS);
+      bench_json_int (&j, "k", k);
+      bench_json_int (&j, "reps", options.reps);
+      bench_json_stats (&j, "acq_per_s", &t);
+      bench_json_baseline (&j, "baseline_acq_per_s", &base);
+      bench_json_num (&j, "baseline_wait_ms_p50", bench_median_of (base_p50));
+      bench_json_num (&j, "ratio_vs_baseline", bench_ratio (t.median, base.median));
       for (guint kind = 0; kind < 2; kind++)
         {
           g_autofree char *k50 = g_strdup_printf ("%s_wait_ms_p50", kind_name[kind]);
           g_autofree char *k99 = g_strdup_printf ("%s_wait_ms_p99", kind_name[kind]);
           g_autofree char *kmax = g_strdup_printf ("%s_wait_ms_max", kind_name[kind]);
 
-          json_num (&j, k50, median_of (p50[p][kind]));
-          json_num (&j, k99, median_of (p99[p][kind]));
-          json_num (&j, kmax, max_wait[p][kind]);
+          bench_json_num (&j, k50, bench_median_of (p50[p][kind]));
+          bench_json_num (&j, k99, bench_median_of (p99[p][kind]));
+          bench_json_num (&j, kmax, max_wait[p][kind]);
         }
-      json_bool (&j, "checks_ok", !checks_failed);
-      json_end (&j);
+      bench_json_bool (&j, "checks_ok", bench_checks_ok ());
+      bench_json_end (&j);
 
-      row_add ("S3", row, t.median, "acq/s", "same passes, no lock", base.median);
+      bench_summary_add ("S3", row, t.median, "acq/s", "same passes, no lock", base.median);
     }
 
   for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
@@ -1339,7 +809,7 @@ prime_lock (AioRwLock *lock)
 
   aio_rw_lock_acquire_read_async (lock, NULL, on_reader_granted, &drain);
   iterate_until (&drain.done, 1, "priming a lock");
-  check (drain.granted == 1, "priming a lock failed");
+  bench_check (drain.granted == 1, "priming a lock failed");
 }
 
 typedef struct
@@ -1360,29 +830,29 @@ s4_lock_once (guint w)
   S4Result r;
 
   prime_lock (lock);
-  settle_default_context ();
+  bench_settle_context (NULL);
   writer = aio_rw_lock_try_acquire_write (lock);
   g_assert (writer != NULL);
 
-  mem0 = heap_in_use ();
-  t0 = now_ns ();
+  mem0 = bench_heap_in_use ();
+  t0 = bench_now_ns ();
   for (guint i = 0; i < w; i++)
     aio_rw_lock_acquire_read_async (lock, NULL, on_reader_granted, &drain);
-  t1 = now_ns ();
-  mem1 = heap_in_use ();
+  t1 = bench_now_ns ();
+  mem1 = bench_heap_in_use ();
 
-  check (aio_rw_lock_get_pending_readers (lock) == w, "S4: %u pending readers, expected %u",
+  bench_check (aio_rw_lock_get_pending_readers (lock) == w, "S4: %u pending readers, expected %u",
          aio_rw_lock_get_pending_readers (lock), w);
 
-  t2 = now_ns ();
+  t2 = bench_now_ns ();
   aio_rw_lock_guard_release (writer);
   iterate_until (&drain.done, w, "S4 grant");
-  t3 = now_ns ();
+  t3 = bench_now_ns ();
 
   aio_rw_lock_guard_unref (writer);
-  check (drain.granted == w && drain.failures == 0, "S4: %u of %u readers granted, %u failed",
+  bench_check (drain.granted == w && drain.failures == 0, "S4: %u of %u readers granted, %u failed",
          drain.granted, w, drain.failures);
-  check_lock_free (lock, "S4");
+  bench_check_lock_free (lock, "S4");
 
   r.enqueue_ns = (double) (t1 - t0) / w;
   r.drain_ns = (double) (t3 - t2) / w;
@@ -1419,25 +889,25 @@ s4_gtask_once (guint w)
   gint64 t0, t1, t2, t3;
   S4Result r;
 
-  settle_default_context ();
+  bench_settle_context (NULL);
 
-  mem0 = heap_in_use ();
-  t0 = now_ns ();
+  mem0 = bench_heap_in_use ();
+  t0 = bench_now_ns ();
   for (guint i = 0; i < w; i++)
-    tasks[i] = g_task_new (bench_object, NULL, on_bare_task_done, &drain);
-  t1 = now_ns ();
-  mem1 = heap_in_use ();
+    tasks[i] = bench_task_new (NULL, on_bare_task_done, &drain);
+  t1 = bench_now_ns ();
+  mem1 = bench_heap_in_use ();
 
-  t2 = now_ns ();
+  t2 = bench_now_ns ();
   for (guint i = 0; i < w; i++)
     {
       g_task_return_boolean (tasks[i], TRUE);
       g_object_unref (tasks[i]);
     }
   iterate_until (&drain.done, w, "S4 baseline");
-  t3 = now_ns ();
+  t3 = bench_now_ns ();
 
-  check (drain.granted == w, "S4 baseline: %u of %u tasks completed", drain.granted, w);
+  bench_check (drain.granted == w, "S4 baseline: %u of %u tasks completed", drain.granted, w);
 
   r.enqueue_ns = (double) (t1 - t0) / w;
   r.drain_ns = (double) (t3 - t2) / w;
@@ -1454,11 +924,11 @@ scenario_waiters (void)
   GArray *bytes[G_N_ELEMENTS (s4_sizes)];
   GArray *b_enq[G_N_ELEMENTS (s4_sizes)], *b_done[G_N_ELEMENTS (s4_sizes)], *b_total[G_N_ELEMENTS (s4_sizes)];
   GArray *b_bytes[G_N_ELEMENTS (s4_sizes)];
-  gboolean bytes_valid = gslice_bypassed ();
+  gboolean bytes_valid = bench_gslice_bypassed ();
   double m_enq[G_N_ELEMENTS (s4_sizes)], m_grant[G_N_ELEMENTS (s4_sizes)];
   double m_benq[G_N_ELEMENTS (s4_sizes)], m_bdone[G_N_ELEMENTS (s4_sizes)];
   double m_bytes = NAN, m_bbytes = NAN;
-  JsonLine j;
+  BenchJson j;
 
   if (!bytes_valid)
     g_printerr ("bench-rw-lock: S4: G_SLICE is not always-malloc: byte counts are not reported "
@@ -1466,14 +936,14 @@ scenario_waiters (void)
 
   for (guint s = 0; s < n; s++)
     {
-      enq[s] = samples_new ();
-      grant[s] = samples_new ();
-      total[s] = samples_new ();
-      bytes[s] = samples_new ();
-      b_enq[s] = samples_new ();
-      b_done[s] = samples_new ();
-      b_total[s] = samples_new ();
-      b_bytes[s] = samples_new ();
+      enq[s] = bench_samples_new ();
+      grant[s] = bench_samples_new ();
+      total[s] = bench_samples_new ();
+      bytes[s] = bench_samples_new ();
+      b_enq[s] = bench_samples_new ();
+      b_done[s] = bench_samples_new ();
+      b_total[s] = bench_samples_new ();
+      b_bytes[s] = bench_samples_new ();
     }
 
   /* Warm-up at the largest size: grows malloc's heap once for all. */
@@ -1487,27 +957,27 @@ scenario_waiters (void)
           S4Result r = s4_lock_once (s4_sizes[s]);
           S4Result b = s4_gtask_once (s4_sizes[s]);
 
-          samples_add (enq[s], r.enqueue_ns);
-          samples_add (grant[s], r.drain_ns);
-          samples_add (total[s], r.enqueue_ns + r.drain_ns);
-          samples_add (bytes[s], r.bytes);
-          samples_add (b_enq[s], b.enqueue_ns);
-          samples_add (b_done[s], b.drain_ns);
-          samples_add (b_total[s], b.enqueue_ns + b.drain_ns);
-          samples_add (b_bytes[s], b.bytes);
+          bench_samples_add (enq[s], r.enqueue_ns);
+          bench_samples_add (grant[s], r.drain_ns);
+          bench_samples_add (total[s], r.enqueue_ns + r.drain_ns);
+          bench_samples_add (bytes[s], r.bytes);
+          bench_samples_add (b_enq[s], b.enqueue_ns);
+          bench_samples_add (b_done[s], b.drain_ns);
+          bench_samples_add (b_total[s], b.enqueue_ns + b.drain_ns);
+          bench_samples_add (b_bytes[s], b.bytes);
         }
     }
 
   for (guint s = 0; s < n; s++)
     {
-      Stats e = stats_of (enq[s]);
-      Stats g = stats_of (grant[s]);
-      Stats t = stats_of (total[s]);
-      Stats be = stats_of (b_enq[s]);
-      Stats bd = stats_of (b_done[s]);
-      Stats bt = stats_of (b_total[s]);
-      double by = bytes_valid ? median_of (bytes[s]) : NAN;
-      double bby = bytes_valid ? median_of (b_bytes[s]) : NAN;
+      BenchStats e = bench_stats_of (enq[s]);
+      BenchStats g = bench_stats_of (grant[s]);
+      BenchStats t = bench_stats_of (total[s]);
+      BenchStats be = bench_stats_of (b_enq[s]);
+      BenchStats bd = bench_stats_of (b_done[s]);
+      BenchStats bt = bench_stats_of (b_total[s]);
+      double by = bytes_valid ? bench_median_of (bytes[s]) : NAN;
+      double bby = bytes_valid ? bench_median_of (b_bytes[s]) : NAN;
 
       m_enq[s] = e.median;
       m_grant[s] = g.median;
@@ -1516,55 +986,55 @@ scenario_waiters (void)
       m_bytes = by;
       m_bbytes = bby;
 
-      json_begin (&j, "S4", "W pending readers behind a writer: per waiter");
-      json_int (&j, "w", s4_sizes[s]);
-      json_int (&j, "reps", options.reps);
-      json_stats (&j, NULL, &t);
-      json_stats (&j, "enqueue_ns", &e);
-      json_stats (&j, "grant_release_ns", &g);
-      json_num (&j, "bytes_per_waiter", by);
-      json_num (&j, "baseline_gtask_ns", bt.median);
-      json_stats (&j, "baseline_enqueue_ns", &be);
-      json_stats (&j, "baseline_complete_ns", &bd);
-      json_num (&j, "baseline_bytes_per_task", bby);
-      json_num (&j, "extra_bytes_per_waiter", by - bby);
-      json_num (&j, "ratio_vs_gtask", ratio (t.median, bt.median));
-      json_num (&j, "ratio_enqueue_vs_gtask", ratio (e.median, be.median));
-      json_num (&j, "ratio_grant_vs_gtask", ratio (g.median, bd.median));
-      json_bool (&j, "checks_ok", !checks_failed);
-      json_end (&j);
+      bench_json_begin (&j, "S4", "W pending readers behind a writer: per waiter");
+      bench_json_int (&j, "w", s4_sizes[s]);
+      bench_json_int (&j, "reps", options.reps);
+      bench_json_stats (&j, NULL, &t);
+      bench_json_stats (&j, "enqueue_ns", &e);
+      bench_json_stats (&j, "grant_release_ns", &g);
+      bench_json_num (&j, "bytes_per_waiter", by);
+      bench_json_num (&j, "baseline_gtask_ns", bt.median);
+      bench_json_stats (&j, "baseline_enqueue_ns", &be);
+      bench_json_stats (&j, "baseline_complete_ns", &bd);
+      bench_json_num (&j, "baseline_bytes_per_task", bby);
+      bench_json_num (&j, "extra_bytes_per_waiter", by - bby);
+      bench_json_num (&j, "ratio_vs_gtask", bench_ratio (t.median, bt.median));
+      bench_json_num (&j, "ratio_enqueue_vs_gtask", bench_ratio (e.median, be.median));
+      bench_json_num (&j, "ratio_grant_vs_gtask", bench_ratio (g.median, bd.median));
+      bench_json_bool (&j, "checks_ok", bench_checks_ok ());
+      bench_json_end (&j);
     }
 
   /* Growth from the smallest to the largest queue, against the bare
    * GTask's own growth (malloc and cache effects hit both). */
   {
-    double enq_growth = ratio (m_enq[n - 1], m_enq[0]);
-    double grant_growth = ratio (m_grant[n - 1], m_grant[0]);
-    double benq_growth = ratio (m_benq[n - 1], m_benq[0]);
-    double bdone_growth = ratio (m_bdone[n - 1], m_bdone[0]);
+    double enq_growth = bench_ratio (m_enq[n - 1], m_enq[0]);
+    double grant_growth = bench_ratio (m_grant[n - 1], m_grant[0]);
+    double benq_growth = bench_ratio (m_benq[n - 1], m_benq[0]);
+    double bdone_growth = bench_ratio (m_bdone[n - 1], m_bdone[0]);
     g_autofree char *enq_row = g_strdup_printf ("enqueue/waiter growth W %u -> %u", s4_sizes[0], s4_sizes[n - 1]);
     g_autofree char *grant_row = g_strdup_printf ("grant+release/waiter growth W %u -> %u", s4_sizes[0], s4_sizes[n - 1]);
     g_autofree char *bytes_row = g_strdup_printf ("bytes per pending waiter, W %u", s4_sizes[n - 1]);
 
-    json_begin (&j, "S4", "growth of the per-waiter cost, smallest to largest W");
-    json_int (&j, "w_from", s4_sizes[0]);
-    json_int (&j, "w_to", s4_sizes[n - 1]);
-    json_num (&j, "enqueue_growth", enq_growth);
-    json_num (&j, "grant_release_growth", grant_growth);
-    json_num (&j, "baseline_enqueue_growth", benq_growth);
-    json_num (&j, "baseline_complete_growth", bdone_growth);
-    json_num (&j, "enqueue_growth_vs_baseline", ratio (enq_growth, benq_growth));
-    json_num (&j, "grant_growth_vs_baseline", ratio (grant_growth, bdone_growth));
-    json_num (&j, "bytes_per_waiter", m_bytes);
-    json_num (&j, "baseline_bytes_per_task", m_bbytes);
-    json_num (&j, "extra_bytes_per_waiter", m_bytes - m_bbytes);
-    json_bool (&j, "bytes_valid", bytes_valid);
-    json_bool (&j, "checks_ok", !checks_failed);
-    json_end (&j);
+    bench_json_begin (&j, "S4", "growth of the per-waiter cost, smallest to largest W");
+    bench_json_int (&j, "w_from", s4_sizes[0]);
+    bench_json_int (&j, "w_to", s4_sizes[n - 1]);
+    bench_json_num (&j, "enqueue_growth", enq_growth);
+    bench_json_num (&j, "grant_release_growth", grant_growth);
+    bench_json_num (&j, "baseline_enqueue_growth", benq_growth);
+    bench_json_num (&j, "baseline_complete_growth", bdone_growth);
+    bench_json_num (&j, "enqueue_growth_vs_baseline", bench_ratio (enq_growth, benq_growth));
+    bench_json_num (&j, "grant_growth_vs_baseline", bench_ratio (grant_growth, bdone_growth));
+    bench_json_num (&j, "bytes_per_waiter", m_bytes);
+    bench_json_num (&j, "baseline_bytes_per_task", m_bbytes);
+    bench_json_num (&j, "extra_bytes_per_waiter", m_bytes - m_bbytes);
+    bench_json_bool (&j, "bytes_valid", bytes_valid);
+    bench_json_bool (&j, "checks_ok", bench_checks_ok ());
+    bench_json_end (&j);
 
-    row_add ("S4", enq_row, enq_growth, "x", "bare g_task_new growth", benq_growth);
-    row_add ("S4", grant_row, grant_growth, "x", "bare GTask completion growth", bdone_growth);
-    row_add ("S4", bytes_row, m_bytes, "bytes", "bare pending GTask", m_bbytes);
+    bench_summary_add ("S4", enq_row, enq_growth, "x", "bare g_task_new growth", benq_growth);
+    bench_summary_add ("S4", grant_row, grant_growth, "x", "bare GTask completion growth", bdone_growth);
+    bench_summary_add ("S4", bytes_row, m_bytes, "bytes", "bare pending GTask", m_bbytes);
   }
 
   for (guint s = 0; s < n; s++)
@@ -1646,37 +1116,37 @@ s5_lock_once (guint n)
   S5Result r;
 
   prime_lock (lock);
-  settle_default_context ();
+  bench_settle_context (NULL);
   writer = aio_rw_lock_try_acquire_write (lock);
   g_assert (writer != NULL);
 
-  t0 = now_ns ();
+  t0 = bench_now_ns ();
   for (guint i = 0; i < n; i++)
     aio_rw_lock_acquire_write_async (lock, cancellables[i], on_writer_done, &drain);
-  t1 = now_ns ();
+  t1 = bench_now_ns ();
 
-  check (aio_rw_lock_get_pending_writers (lock) == n, "S5: %u pending writers, expected %u",
+  bench_check (aio_rw_lock_get_pending_writers (lock) == n, "S5: %u pending writers, expected %u",
          aio_rw_lock_get_pending_writers (lock), n);
 
-  t2 = now_ns ();
+  t2 = bench_now_ns ();
   for (guint i = 0; i < n; i += 2)
     g_cancellable_cancel (cancellables[i]);
-  t3 = now_ns ();
+  t3 = bench_now_ns ();
 
-  check (aio_rw_lock_get_pending_writers (lock) == n - n_cancel,
+  bench_check (aio_rw_lock_get_pending_writers (lock) == n - n_cancel,
          "S5: %u pending writers after cancelling %u of %u",
          aio_rw_lock_get_pending_writers (lock), n_cancel, n);
 
-  t4 = now_ns ();
+  t4 = bench_now_ns ();
   aio_rw_lock_guard_release (writer);
   iterate_until (&drain.done, n, "S5 drain");
-  t5 = now_ns ();
+  t5 = bench_now_ns ();
 
   aio_rw_lock_guard_unref (writer);
-  check (drain.cancelled == n_cancel && drain.granted == n - n_cancel && drain.failures == 0,
+  bench_check (drain.cancelled == n_cancel && drain.granted == n - n_cancel && drain.failures == 0,
          "S5: %u cancelled (expected %u), %u granted (expected %u), %u failed",
          drain.cancelled, n_cancel, drain.granted, n - n_cancel, drain.failures);
-  check_lock_free (lock, "S5");
+  bench_check_lock_free (lock, "S5");
   cancellables_free (cancellables, n);
 
   r.enqueue_ns = (double) (t1 - t0) / n;
@@ -1710,23 +1180,23 @@ s5_gtask_once (guint n)
   gint64 t0, t1, t2, t3, t4, t5;
   S5Result r;
 
-  settle_default_context ();
+  bench_settle_context (NULL);
 
-  t0 = now_ns ();
+  t0 = bench_now_ns ();
   for (guint i = 0; i < n; i++)
     {
-      tasks[i] = g_task_new (bench_object, cancellables[i], on_bare_task_done, &drain);
+      tasks[i] = bench_task_new (cancellables[i], on_bare_task_done, &drain);
       ids[i] = g_cancellable_connect (cancellables[i], G_CALLBACK (on_bare_cancelled),
                                       &handler_calls, NULL);
     }
-  t1 = now_ns ();
+  t1 = bench_now_ns ();
 
-  t2 = now_ns ();
+  t2 = bench_now_ns ();
   for (guint i = 0; i < n; i += 2)
     g_cancellable_cancel (cancellables[i]);
-  t3 = now_ns ();
+  t3 = bench_now_ns ();
 
-  t4 = now_ns ();
+  t4 = bench_now_ns ();
   for (guint i = 0; i < n; i++)
     {
       g_cancellable_disconnect (cancellables[i], ids[i]);
@@ -1735,9 +1205,9 @@ s5_gtask_once (guint n)
       g_object_unref (tasks[i]);
     }
   iterate_until (&drain.done, n, "S5 baseline");
-  t5 = now_ns ();
+  t5 = bench_now_ns ();
 
-  check (handler_calls == n_cancel && drain.cancelled == n_cancel && drain.granted == n - n_cancel,
+  bench_check (handler_calls == n_cancel && drain.cancelled == n_cancel && drain.granted == n - n_cancel,
          "S5 baseline: %u handler calls, %u cancelled, %u completed (expected %u, %u, %u)",
          handler_calls, drain.cancelled, drain.granted, n_cancel, n_cancel, n - n_cancel);
   cancellables_free (cancellables, n);
@@ -1756,16 +1226,16 @@ scenario_cancel (void)
   GArray *cancel[G_N_ELEMENTS (s5_sizes)], *enq[G_N_ELEMENTS (s5_sizes)], *drain[G_N_ELEMENTS (s5_sizes)];
   GArray *b_cancel[G_N_ELEMENTS (s5_sizes)], *b_enq[G_N_ELEMENTS (s5_sizes)], *b_drain[G_N_ELEMENTS (s5_sizes)];
   double m_cancel[G_N_ELEMENTS (s5_sizes)], m_bcancel[G_N_ELEMENTS (s5_sizes)];
-  JsonLine j;
+  BenchJson j;
 
   for (guint s = 0; s < n; s++)
     {
-      cancel[s] = samples_new ();
-      enq[s] = samples_new ();
-      drain[s] = samples_new ();
-      b_cancel[s] = samples_new ();
-      b_enq[s] = samples_new ();
-      b_drain[s] = samples_new ();
+      cancel[s] = bench_samples_new ();
+      enq[s] = bench_samples_new ();
+      drain[s] = bench_samples_new ();
+      b_cancel[s] = bench_samples_new ();
+      b_enq[s] = bench_samples_new ();
+      b_drain[s] = bench_samples_new ();
     }
 
   s5_lock_once (s5_sizes[n - 1]);
@@ -1778,61 +1248,59 @@ scenario_cancel (void)
           S5Result r = s5_lock_once (s5_sizes[s]);
           S5Result b = s5_gtask_once (s5_sizes[s]);
 
-          samples_add (cancel[s], r.cancel_ns);
-          samples_add (enq[s], r.enqueue_ns);
-          samples_add (drain[s], r.drain_ns);
-          samples_add (b_cancel[s], b.cancel_ns);
-          samples_add (b_enq[s], b.enqueue_ns);
-          samples_add (b_drain[s], b.drain_ns);
+          bench_samples_add (cancel[s], r.cancel_ns);
+          bench_samples_add (enq[s], r.enqueue_ns);
+          bench_samples_add (drain[s], r.drain_ns);
+          bench_samples_add (b_cancel[s], b.cancel_ns);
+          bench_samples_add (b_enq[s], b.enqueue_ns);
+          bench_samples_add (b_drain[s], b.drain_ns);
         }
     }
 
   for (guint s = 0; s < n; s++)
     {
-      Stats c = stats_of (cancel[s]);
-      Stats e = stats_of (enq[s]);
-      Stats d = stats_of (drain[s]);
-      Stats bc = stats_of (b_cancel[s]);
-      Stats be = stats_of (b_enq[s]);
-      Stats bd = stats_of (b_drain[s]);
+      BenchStats c = bench_stats_of (cancel[s]);
+      BenchStats e = bench_stats_of (enq[s]);
+      BenchStats d = bench_stats_of (drain[s]);
+      BenchStats bc = bench_stats_of (b_cancel[s]);
+      BenchStats be = bench_stats_of (b_enq[s]);
+      BenchStats bd = bench_stats_of (b_drain[s]);
 
       m_cancel[s] = c.median;
       m_bcancel[s] = bc.median;
 
-      json_begin (&j, "S5", "N pending writers, every other one cancelled: per cancel");
-      json_int (&j, "n", s5_sizes[s]);
-      json_int (&j, "cancelled", (s5_sizes[s] + 1) / 2);
-      json_int (&j, "reps", options.reps);
-      json_stats (&j, NULL, &c);
-      json_stats (&j, "enqueue_ns", &e);
-      json_stats (&j, "drain_ns", &d);
-      json_num (&j, "baseline_gtask_ns", bc.median);
-      json_num (&j, "baseline_gtask_ns_min", bc.min);
-      json_num (&j, "baseline_gtask_ns_max", bc.max);
-      json_num (&j, "baseline_enqueue_ns", be.median);
-      json_num (&j, "baseline_drain_ns", bd.median);
-      json_num (&j, "ratio_vs_gtask", ratio (c.median, bc.median));
-      json_bool (&j, "checks_ok", !checks_failed);
-      json_end (&j);
+      bench_json_begin (&j, "S5", "N pending writers, every other one cancelled: per cancel");
+      bench_json_int (&j, "n", s5_sizes[s]);
+      bench_json_int (&j, "cancelled", (s5_sizes[s] + 1) / 2);
+      bench_json_int (&j, "reps", options.reps);
+      bench_json_stats (&j, NULL, &c);
+      bench_json_stats (&j, "enqueue_ns", &e);
+      bench_json_stats (&j, "drain_ns", &d);
+      bench_json_baseline (&j, "baseline_gtask_ns", &bc);
+      bench_json_num (&j, "baseline_enqueue_ns", be.median);
+      bench_json_num (&j, "baseline_drain_ns", bd.median);
+      bench_json_num (&j, "ratio_vs_gtask", bench_ratio (c.median, bc.median));
+      bench_json_bool (&j, "checks_ok", bench_checks_ok ());
+      bench_json_end (&j);
     }
 
   {
-    double growth = ratio (m_cancel[n - 1], m_cancel[0]);
-    double b_growth = ratio (m_bcancel[n - 1], m_bcancel[0]);
+    double growth = bench_ratio (m_cancel[n - 1], m_cancel[0]);
+    double b_growth = bench_ratio (m_bcancel[n - 1], m_bcancel[0]);
     g_autofree char *growth_row = g_strdup_printf ("cancel growth N %u -> %u", s5_sizes[0], s5_sizes[n - 1]);
     g_autofree char *cost_row = g_strdup_printf ("cancel, N %u", s5_sizes[n - 1]);
 
-    json_begin (&j, "S5", "growth of the per-cancel cost, smallest to largest N");
-    json_int (&j, "n_from", s5_sizes[0]);
-    json_int (&j, "n_to", s5_sizes[n - 1]);
-    json_num (&j, "cancel_growth", growth);
-    json_num (&j, "baseline_cancel_growth", b_growth);
-    json_num (&j, "growth_vs_baseline", ratio (growth, b_growth));
-    json_bool (&j, "checks_ok", !checks_failed);
-    json_end (&j);
+    bench_json_begin (&j, "S5", "growth of the per-cancel cost, smallest to largest N");
+    bench_json_int (&j, "n_from", s5_sizes[0]);
+    bench_json_int (&j, "n_to", s5_sizes[n - 1]);
+    bench_json_num (&j, "cancel_growth", growth);
+    bench_json_num (&j, "baseline_cancel_growth", b_growth);
+    bench_json_num (&j, "growth_vs_baseline", bench_ratio (growth, b_growth));
+    bench_json_bool (&j, "checks_ok", bench_checks_ok ());
+    bench_json_end (&j);
 
-    row_add ("S5", cost_row, m_cancel[n - 1], "ns/cancel", "GTask + cancelled handler", m_bcancel[n - 1]);
-    row_add ("S5", growth_row, growth, "x", "GTask + handler growth", b_growth);
+    bench_summary_add ("S5", cost_row, m_cancel[n - 1], "ns/cancel", "GTask + cancelled handler", m_bcancel[n - 1]);
+    bench_summary_add ("S5", growth_row, growth, "x", "GTask + handler growth", b_growth);
   }
 
   for (guint s = 0; s < n; s++)
@@ -1997,8 +1465,8 @@ s6_run_once (double duration)
   shared.lock = aio_rw_lock_new ();
   memset (threads, 0, sizeof threads);
 
-  watchdog_arm ("S6 threads");
-  t0 = now_ns ();
+  bench_watchdog_arm ("S6 threads");
+  t0 = bench_now_ns ();
   for (guint i = 0; i < 4; i++)
     {
       threads[i].shared = &shared;
@@ -2010,8 +1478,8 @@ s6_run_once (double duration)
   g_atomic_int_set (&shared.stop, 1);
   for (guint i = 0; i < 4; i++)
     g_thread_join (threads[i].thread);
-  t1 = now_ns ();
-  watchdog_disarm ();
+  t1 = bench_now_ns ();
+  bench_watchdog_disarm ();
 
   elapsed = (t1 - t0) / 1e9;
   for (guint i = 0; i < 4; i++)
@@ -2027,13 +1495,13 @@ s6_run_once (double duration)
       r.failures += threads[i].failures;
     }
   r.total = r.completions / elapsed;
-  r.lock_free = lock_is_free (shared.lock);
+  r.lock_free = bench_lock_is_free (shared.lock);
 
-  check (r.requests == r.completions + r.failures,
+  bench_check (r.requests == r.completions + r.failures,
          "S6: %" G_GUINT64_FORMAT " requests but %" G_GUINT64_FORMAT " completions: some were lost",
          r.requests, r.completions + r.failures);
-  check (r.failures == 0, "S6: %" G_GUINT64_FORMAT " acquisitions failed", r.failures);
-  check_lock_free (shared.lock, "S6");
+  bench_check (r.failures == 0, "S6: %" G_GUINT64_FORMAT " acquisitions failed", r.failures);
+  bench_check_lock_free (shared.lock, "S6");
 
   g_object_unref (shared.lock);
 
@@ -2089,7 +1557,7 @@ on_handoff_locked (GObject      *source,
                    gpointer      user_data)
 {
   Handoff *h = user_data;
-  gint64 called_at = now_ns ();
+  gint64 called_at = bench_now_ns ();
   AioRwLockGuard *guard = aio_rw_lock_acquire_write_finish (h->lock, result, NULL);
 
   if (guard != NULL)
@@ -2106,7 +1574,7 @@ on_handoff_task_done (GObject      *source,
                       gpointer      user_data)
 {
   Handoff *h = user_data;
-  gint64 called_at = now_ns ();
+  gint64 called_at = bench_now_ns ();
 
   handoff_finish (h, called_at, g_task_propagate_boolean (G_TASK (result), NULL));
 }
@@ -2132,7 +1600,7 @@ static gboolean
 handoff_create_task (gpointer data)
 {
   Handoff *h = data;
-  GTask *task = g_task_new (bench_object, NULL, on_handoff_task_done, h);
+  GTask *task = bench_task_new (NULL, on_handoff_task_done, h);
 
   g_mutex_lock (&h->mutex);
   h->task = task;
@@ -2193,13 +1661,13 @@ handoff_round (Handoff  *h,
     }
   else
     {
-      check (aio_rw_lock_get_pending_writers (h->lock) == 1, "S6 hand-off: B's request is not queued");
+      bench_check (aio_rw_lock_get_pending_writers (h->lock) == 1, "S6 hand-off: B's request is not queued");
     }
 
   /* B goes back to sleep in poll(): the hand-off includes waking it. */
   g_usleep (HANDOFF_SETTLE_USEC);
 
-  t0 = now_ns ();
+  t0 = bench_now_ns ();
   if (bare)
     g_task_return_boolean (task, TRUE);
   else
@@ -2217,19 +1685,19 @@ handoff_round (Handoff  *h,
 static void
 scenario_threads (void)
 {
-  GArray *rates[4] = { samples_new (), samples_new (), samples_new (), samples_new () };
+  GArray *rates[4] = { bench_samples_new (), bench_samples_new (), bench_samples_new (), bench_samples_new () };
   const char *rate_names[4] = { "async_read_per_s", "async_write_per_s",
                                 "blocking_read_per_s", "blocking_write_per_s" };
-  g_autoptr(GArray) totals = samples_new ();
-  g_autoptr(GArray) lock_us = samples_new ();
-  g_autoptr(GArray) task_us = samples_new ();
-  g_autoptr(GArray) all_lock_us = samples_new ();
-  g_autoptr(GArray) all_task_us = samples_new ();
+  g_autoptr(GArray) totals = bench_samples_new ();
+  g_autoptr(GArray) lock_us = bench_samples_new ();
+  g_autoptr(GArray) task_us = bench_samples_new ();
+  g_autoptr(GArray) all_lock_us = bench_samples_new ();
+  g_autoptr(GArray) all_task_us = bench_samples_new ();
   guint64 requests = 0, completions = 0, failures = 0;
   gboolean lock_free = TRUE;
   Handoff h;
-  Stats total_s, lock_s, task_s;
-  JsonLine j;
+  BenchStats total_s, lock_s, task_s;
+  BenchJson j;
 
   /* Throughput and "none lost" */
   s6_run_once (MIN (options.duration / 4, 0.2));
@@ -2238,37 +1706,37 @@ scenario_threads (void)
       S6Result r = s6_run_once (options.duration);
 
       for (guint i = 0; i < 4; i++)
-        samples_add (rates[i], r.rate[i]);
-      samples_add (totals, r.total);
+        bench_samples_add (rates[i], r.rate[i]);
+      bench_samples_add (totals, r.total);
       requests += r.requests;
       completions += r.completions;
       failures += r.failures;
       lock_free = lock_free && r.lock_free;
     }
 
-  total_s = stats_of (totals);
-  json_begin (&j, "S6", "2 async contexts (4 chains each) + 2 blocking threads on one lock");
-  json_num (&j, "duration_s", options.duration);
-  json_int (&j, "reps", options.reps);
-  json_stats (&j, "total_per_s", &total_s);
+  total_s = bench_stats_of (totals);
+  bench_json_begin (&j, "S6", "2 async contexts (4 chains each) + 2 blocking threads on one lock");
+  bench_json_num (&j, "duration_s", options.duration);
+  bench_json_int (&j, "reps", options.reps);
+  bench_json_stats (&j, "total_per_s", &total_s);
   for (guint i = 0; i < 4; i++)
     {
-      Stats s = stats_of (rates[i]);
+      BenchStats s = bench_stats_of (rates[i]);
 
-      json_stats (&j, rate_names[i], &s);
+      bench_json_stats (&j, rate_names[i], &s);
     }
-  json_int (&j, "requests", (gint64) requests);
-  json_int (&j, "completions", (gint64) completions);
-  json_int (&j, "failures", (gint64) failures);
-  json_bool (&j, "none_lost", requests == completions + failures && failures == 0);
-  json_bool (&j, "lock_free", lock_free);
-  json_end (&j);
+  bench_json_int (&j, "requests", (gint64) requests);
+  bench_json_int (&j, "completions", (gint64) completions);
+  bench_json_int (&j, "failures", (gint64) failures);
+  bench_json_bool (&j, "none_lost", requests == completions + failures && failures == 0);
+  bench_json_bool (&j, "lock_free", lock_free);
+  bench_json_end (&j);
 
-  row_add ("S6", "threads: all acquisitions", total_s.median, "acq/s", NULL, NAN);
-  row_add ("S6", "threads: async reads", median_of (rates[0]), "acq/s", NULL, NAN);
-  row_add ("S6", "threads: async writes", median_of (rates[1]), "acq/s", NULL, NAN);
-  row_add ("S6", "threads: blocking reads", median_of (rates[2]), "acq/s", NULL, NAN);
-  row_add ("S6", "threads: blocking writes", median_of (rates[3]), "acq/s", NULL, NAN);
+  bench_summary_add ("S6", "threads: all acquisitions", total_s.median, "acq/s", NULL, NAN);
+  bench_summary_add ("S6", "threads: async reads", bench_median_of (rates[0]), "acq/s", NULL, NAN);
+  bench_summary_add ("S6", "threads: async writes", bench_median_of (rates[1]), "acq/s", NULL, NAN);
+  bench_summary_add ("S6", "threads: blocking reads", bench_median_of (rates[2]), "acq/s", NULL, NAN);
+  bench_summary_add ("S6", "threads: blocking writes", bench_median_of (rates[3]), "acq/s", NULL, NAN);
 
   /* Hand-off latency */
   memset (&h, 0, sizeof h);
@@ -2279,7 +1747,7 @@ scenario_threads (void)
   h.loop = g_main_loop_new (h.context, FALSE);
   h.thread = g_thread_new ("bench-handoff", handoff_thread_main, &h);
 
-  watchdog_arm ("S6 hand-off");
+  bench_watchdog_arm ("S6 hand-off");
   for (int i = 0; i < MAX (options.rounds / 10, 5); i++)
     {
       handoff_round (&h, FALSE);
@@ -2287,49 +1755,47 @@ scenario_threads (void)
     }
   for (int rep = 0; rep < options.reps; rep++)
     {
-      g_autoptr(GArray) rep_lock = samples_new ();
-      g_autoptr(GArray) rep_task = samples_new ();
+      g_autoptr(GArray) rep_lock = bench_samples_new ();
+      g_autoptr(GArray) rep_task = bench_samples_new ();
 
       for (int i = 0; i < options.rounds; i++)
         {
           double us = handoff_round (&h, FALSE);
           double bare_us = handoff_round (&h, TRUE);
 
-          samples_add (rep_lock, us);
-          samples_add (all_lock_us, us);
-          samples_add (rep_task, bare_us);
-          samples_add (all_task_us, bare_us);
+          bench_samples_add (rep_lock, us);
+          bench_samples_add (all_lock_us, us);
+          bench_samples_add (rep_task, bare_us);
+          bench_samples_add (all_task_us, bare_us);
         }
-      samples_add (lock_us, median_of (rep_lock));
-      samples_add (task_us, median_of (rep_task));
+      bench_samples_add (lock_us, bench_median_of (rep_lock));
+      bench_samples_add (task_us, bench_median_of (rep_task));
     }
-  watchdog_disarm ();
+  bench_watchdog_disarm ();
 
   g_main_context_invoke (h.context, handoff_quit, &h);
   g_thread_join (h.thread);
 
-  check (h.failures == 0, "S6 hand-off: %u rounds failed", h.failures);
-  check_lock_free (h.lock, "S6 hand-off");
+  bench_check (h.failures == 0, "S6 hand-off: %u rounds failed", h.failures);
+  bench_check_lock_free (h.lock, "S6 hand-off");
 
-  lock_s = stats_of (lock_us);
-  task_s = stats_of (task_us);
-  sort_doubles (all_lock_us);
-  sort_doubles (all_task_us);
+  lock_s = bench_stats_of (lock_us);
+  task_s = bench_stats_of (task_us);
+  bench_sort_doubles (all_lock_us);
+  bench_sort_doubles (all_task_us);
 
-  json_begin (&j, "S6", "cross-thread hand-off: release on A -> callback on B's context");
-  json_int (&j, "rounds", options.rounds);
-  json_int (&j, "reps", options.reps);
-  json_stats (&j, "handoff_us", &lock_s);
-  json_num (&j, "handoff_us_p99", percentile_sorted (all_lock_us, 99));
-  json_num (&j, "baseline_gtask_us", task_s.median);
-  json_num (&j, "baseline_gtask_us_min", task_s.min);
-  json_num (&j, "baseline_gtask_us_max", task_s.max);
-  json_num (&j, "baseline_gtask_us_p99", percentile_sorted (all_task_us, 99));
-  json_num (&j, "ratio_vs_gtask", ratio (lock_s.median, task_s.median));
-  json_bool (&j, "checks_ok", h.failures == 0 && lock_is_free (h.lock));
-  json_end (&j);
+  bench_json_begin (&j, "S6", "cross-thread hand-off: release on A -> callback on B's context");
+  bench_json_int (&j, "rounds", options.rounds);
+  bench_json_int (&j, "reps", options.reps);
+  bench_json_stats (&j, "handoff_us", &lock_s);
+  bench_json_num (&j, "handoff_us_p99", bench_percentile_sorted (all_lock_us, 99));
+  bench_json_baseline (&j, "baseline_gtask_us", &task_s);
+  bench_json_num (&j, "baseline_gtask_us_p99", bench_percentile_sorted (all_task_us, 99));
+  bench_json_num (&j, "ratio_vs_gtask", bench_ratio (lock_s.median, task_s.median));
+  bench_json_bool (&j, "checks_ok", h.failures == 0 && bench_lock_is_free (h.lock));
+  bench_json_end (&j);
 
-  row_add ("S6", "cross-thread hand-off latency", lock_s.median, "us",
+  bench_summary_add ("S6", "cross-thread hand-off latency", lock_s.median, "us",
            "GTask returned from thread A", task_s.median);
 
   g_main_loop_unref (h.loop);
@@ -2462,23 +1928,14 @@ main (int    argc,
     options.rounds = options.quick ? 30 : 500;
   set_sizes ();
 
-  if (options.output != NULL)
+  if (options.output != NULL && !bench_output_open (options.output))
     {
-      output_file = fopen (options.output, "w");
-      if (output_file == NULL)
-        {
-          g_printerr ("bench-rw-lock: cannot write %s\n", options.output);
-          return 2;
-        }
+      g_printerr ("bench-rw-lock: cannot write %s\n", options.output);
+      return 2;
     }
 
-  rows = g_ptr_array_new_with_free_func (row_free);
-  bench_object = g_object_new (G_TYPE_OBJECT, NULL);
-  g_mutex_init (&watchdog.mutex);
-  g_cond_init (&watchdog.cond);
-  watchdog.thread = g_thread_new ("bench-watchdog", watchdog_main, NULL);
-
-  print_machine (disable_heap_trimming ());
+  bench_watchdog_start ();
+  print_machine (bench_disable_heap_trimming ());
 
   if (scenario_selected ("S1"))
     scenario_cycle ("S1", FALSE);
@@ -2498,22 +1955,14 @@ main (int    argc,
   if (scenario_selected ("S6"))
     scenario_threads ();
 
-  print_table ();
+  bench_summary_print (options.reps);
 
-  g_mutex_lock (&watchdog.mutex);
-  watchdog.quit = TRUE;
-  g_cond_signal (&watchdog.cond);
-  g_mutex_unlock (&watchdog.mutex);
-  g_thread_join (watchdog.thread);
-  g_mutex_clear (&watchdog.mutex);
-  g_cond_clear (&watchdog.cond);
-
-  g_ptr_array_unref (rows);
-  g_object_unref (bench_object);
-  if (output_file != NULL)
-    fclose (output_file);
+  bench_watchdog_stop ();
+  bench_summary_clear ();
+  bench_tasks_cleanup ();
+  bench_output_close ();
   g_free (options.scenarios);
   g_free (options.output);
 
-  return checks_failed ? 1 : 0;
+  return bench_checks_ok () ? 0 : 1;
 }
