@@ -1,0 +1,349 @@
+/* bench-contended.c: S3, 64 readers and 4 writers on one context
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * 68 actors on the default context, K cycles each: request, get the grant,
+ * hold it across one main-loop pass (an idle), release, request again. Run
+ * with the lock under each policy, and with an idle pass standing for the
+ * grant and no lock at all.
+ */
+
+#include "bench-scenario.h"
+
+#define S3_READERS 64
+#define S3_WRITERS 4
+
+typedef enum
+{
+  S3_GRANT_LOCK,
+  S3_GRANT_IDLE,
+} S3Grant;
+
+typedef struct _S3Run S3Run;
+
+typedef struct
+{
+  S3Run          *run;
+  gboolean        write;
+  guint           done;
+  gint64          requested_at;
+  AioRwLockGuard *guard;
+} S3Actor;
+
+struct _S3Run
+{
+  S3Grant    grant;
+  AioRwLock *lock;       /* with S3_GRANT_LOCK */
+  GMainLoop *loop;
+  guint      k;
+  guint      active;
+  guint      acquisitions;
+  guint      failures;
+  GArray    *waits[2];   /* ms from request to grant: readers, writers */
+};
+
+/* The repetitions of one kind of run. */
+typedef struct
+{
+  GArray *throughput;    /* acquisitions/s */
+  GArray *p50[2];        /* ms; readers, writers */
+  GArray *p99[2];
+  double  max[2];        /* over all repetitions */
+} S3Figures;
+
+static const struct
+{
+  AioRwLockPolicy  policy;
+  const char      *name;
+} s3_policies[] = {
+  { AIO_RW_LOCK_POLICY_FAIR, "fair" },
+  { AIO_RW_LOCK_POLICY_PREFER_WRITERS, "prefer-writers" },
+  { AIO_RW_LOCK_POLICY_PREFER_READERS, "prefer-readers" },
+};
+
+typedef struct
+{
+  guint     k;
+  int       reps;
+  S3Figures policy[G_N_ELEMENTS (s3_policies)];
+  S3Figures idle;
+} Contended;
+
+static void s3_request (S3Actor *actor);
+
+static gboolean
+on_s3_hold_done (gpointer user_data)
+{
+  S3Actor *actor = user_data;
+  S3Run *run = actor->run;
+
+  if (actor->guard != NULL)
+    {
+      aio_rw_lock_guard_release (actor->guard);
+      g_clear_pointer (&actor->guard, aio_rw_lock_guard_unref);
+    }
+
+  if (++actor->done < run->k)
+    s3_request (actor);
+  else if (--run->active == 0)
+    g_main_loop_quit (run->loop);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* The grant (or what stands for it): hold across one main-loop pass. */
+static void
+s3_granted (S3Actor *actor)
+{
+  S3Run *run = actor->run;
+  double wait_ms = (bench_now_ns () - actor->requested_at) / 1e6;
+
+  bench_samples_add (run->waits[actor->write], wait_ms);
+  run->acquisitions++;
+  g_idle_add_full (G_PRIORITY_DEFAULT, on_s3_hold_done, actor, NULL);
+}
+
+static void
+on_s3_locked (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  S3Actor *actor = user_data;
+  AioRwLock *lock = actor->run->lock;
+
+  if (actor->write)
+    actor->guard = aio_rw_lock_acquire_write_finish (lock, result, NULL);
+  else
+    actor->guard = aio_rw_lock_acquire_read_finish (lock, result, NULL);
+
+  if (actor->guard == NULL)
+    actor->run->failures++;
+
+  s3_granted (actor);
+}
+
+static gboolean
+on_s3_idle_grant (gpointer user_data)
+{
+  s3_granted (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+s3_request (S3Actor *actor)
+{
+  S3Run *run = actor->run;
+
+  actor->requested_at = bench_now_ns ();
+  switch (run->grant)
+    {
+    case S3_GRANT_LOCK:
+      if (actor->write)
+        aio_rw_lock_acquire_write_async (run->lock, NULL, on_s3_locked, actor);
+      else
+        aio_rw_lock_acquire_read_async (run->lock, NULL, on_s3_locked, actor);
+      break;
+    case S3_GRANT_IDLE:
+      g_idle_add_full (G_PRIORITY_DEFAULT, on_s3_idle_grant, actor, NULL);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* One run of the 68 actors, K cycles each; adds its figures to FIGURES
+ * (NULL: a warm-up). LOCK only with S3_GRANT_LOCK. */
+static void
+s3_run_once (S3Grant     grant,
+             AioRwLock  *lock,
+             guint       k,
+             const char *phase,
+             S3Figures  *figures)
+{
+  const guint n_actors = S3_READERS + S3_WRITERS;
+  g_autofree S3Actor *actors = g_new0 (S3Actor, n_actors);
+  S3Run run = { 0, };
+  gint64 t0, t1;
+  guint writers = 0;
+
+  bench_settle_context (NULL);
+
+  run.grant = grant;
+  run.lock = lock;
+  run.loop = g_main_loop_new (NULL, FALSE);
+  run.k = k;
+  run.waits[0] = bench_samples_new ();
+  run.waits[1] = bench_samples_new ();
+
+  /* The writers are spread among the readers: actors 16, 33, 50, 67. */
+  for (guint i = 0; i < n_actors; i++)
+    {
+      actors[i].run = &run;
+      actors[i].write = (i % 17) == 16 && writers < S3_WRITERS;
+      if (actors[i].write)
+        writers++;
+    }
+  g_assert (writers == S3_WRITERS);
+
+  t0 = bench_now_ns ();
+  for (guint i = 0; i < n_actors; i++)
+    {
+      run.active++;
+      s3_request (&actors[i]);
+    }
+  g_main_loop_run (run.loop);
+  t1 = bench_now_ns ();
+
+  bench_check (run.acquisitions == n_actors * k, "%s: %u acquisitions, expected %u",
+               phase, run.acquisitions, n_actors * k);
+  bench_check (run.failures == 0, "%s: %u acquisitions failed", phase, run.failures);
+  if (lock != NULL)
+    bench_check_lock_free (lock, phase);
+
+  for (guint kind = 0; kind < 2 && figures != NULL; kind++)
+    {
+      GArray *waits = run.waits[kind];
+
+      bench_sort_doubles (waits);
+      bench_samples_add (figures->p50[kind], bench_percentile_sorted (waits, 50));
+      bench_samples_add (figures->p99[kind], bench_percentile_sorted (waits, 99));
+      figures->max[kind] = MAX (figures->max[kind], bench_percentile_sorted (waits, 100));
+    }
+  if (figures != NULL)
+    bench_samples_add (figures->throughput, run.acquisitions / ((t1 - t0) / 1e9));
+
+  g_array_unref (run.waits[0]);
+  g_array_unref (run.waits[1]);
+  g_main_loop_unref (run.loop);
+}
+
+/* A run of the lock under policy P, with a new lock. */
+static void
+s3_run_lock (guint       p,
+             guint       k,
+             S3Figures  *figures)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new_with_policy (s3_policies[p].policy);
+  g_autofree char *phase = g_strdup_printf ("S3 %s", s3_policies[p].name);
+
+  s3_run_once (S3_GRANT_LOCK, lock, k, phase, figures);
+}
+
+static void
+s3_figures_init (S3Figures *f)
+{
+  f->throughput = bench_samples_new ();
+  for (guint kind = 0; kind < 2; kind++)
+    {
+      f->p50[kind] = bench_samples_new ();
+      f->p99[kind] = bench_samples_new ();
+      f->max[kind] = 0;
+    }
+}
+
+static void
+s3_figures_clear (S3Figures *f)
+{
+  g_array_unref (f->throughput);
+  for (guint kind = 0; kind < 2; kind++)
+    {
+      g_array_unref (f->p50[kind]);
+      g_array_unref (f->p99[kind]);
+    }
+}
+
+static gpointer
+contended_setup (const BenchScenario *scenario,
+                 const BenchConfig   *config)
+{
+  Contended *c = g_new0 (Contended, 1);
+
+  c->k = config->k;
+  c->reps = config->reps;
+  for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
+    s3_figures_init (&c->policy[p]);
+  s3_figures_init (&c->idle);
+
+  return c;
+}
+
+static void
+contended_warm_up (gpointer data)
+{
+  Contended *c = data;
+  guint k = MAX (c->k / 10, 2);
+
+  s3_run_once (S3_GRANT_IDLE, NULL, k, "S3 warm-up", NULL);
+  for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
+    s3_run_lock (p, k, NULL);
+}
+
+static void
+contended_run (gpointer data)
+{
+  Contended *c = data;
+
+  s3_run_once (S3_GRANT_IDLE, NULL, c->k, "S3 baseline", &c->idle);
+  for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
+    s3_run_lock (p, c->k, &c->policy[p]);
+}
+
+static void
+contended_print (gpointer data)
+{
+  Contended *c = data;
+  const char *kind_name[2] = { "read", "write" };
+  BenchStats idle = bench_stats_of (c->idle.throughput);
+
+  for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
+    {
+      S3Figures *f = &c->policy[p];
+      g_autofree char *what = g_strdup_printf ("%u readers + %u writers, hold one pass, policy %s",
+                                               S3_READERS, S3_WRITERS, s3_policies[p].name);
+      g_autofree char *row = g_strdup_printf ("contended throughput, %s", s3_policies[p].name);
+      BenchStats t = bench_stats_of (f->throughput);
+      BenchJson j;
+
+      bench_json_begin (&j, "S3", what);
+      bench_json_str (&j, "policy", s3_policies[p].name);
+      bench_json_int (&j, "readers", S3_READERS);
+      bench_json_int (&j, "writers", S3_WRITERS);
+      bench_json_int (&j, "k", c->k);
+      bench_json_int (&j, "reps", c->reps);
+      bench_json_stats (&j, "acq_per_s", &t);
+      bench_json_baseline (&j, "baseline_acq_per_s", &idle);
+      bench_json_num (&j, "baseline_wait_ms_p50", bench_median_of (c->idle.p50[0]));
+      bench_json_num (&j, "ratio_vs_baseline", bench_ratio (t.median, idle.median));
+      for (guint kind = 0; kind < 2; kind++)
+        {
+          g_autofree char *k50 = g_strdup_printf ("%s_wait_ms_p50", kind_name[kind]);
+          g_autofree char *k99 = g_strdup_printf ("%s_wait_ms_p99", kind_name[kind]);
+          g_autofree char *kmax = g_strdup_printf ("%s_wait_ms_max", kind_name[kind]);
+
+          bench_json_num (&j, k50, bench_median_of (f->p50[kind]));
+          bench_json_num (&j, k99, bench_median_of (f->p99[kind]));
+          bench_json_num (&j, kmax, f->max[kind]);
+        }
+      bench_json_bool (&j, "checks_ok", bench_checks_ok ());
+      bench_json_end (&j);
+
+      bench_summary_add ("S3", row, t.median, "acq/s", "same passes, no lock", idle.median);
+    }
+}
+
+static void
+contended_teardown (gpointer data)
+{
+  Contended *c = data;
+
+  for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
+    s3_figures_clear (&c->policy[p]);
+  s3_figures_clear (&c->idle);
+  g_free (c);
+}
+
+const BenchScenario bench_scenario_s3 = {
+  "S3", "64 readers + 4 writers on one context, per policy, vs idle passes and no lock",
+  NULL,
+  contended_setup, contended_warm_up, contended_run, contended_print, contended_teardown,
+};
