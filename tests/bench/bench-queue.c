@@ -89,41 +89,12 @@ queue_result (const QueueTimes *t,
 
 /* ---- Completions ---- */
 
-typedef struct
-{
-  guint done;
-  guint granted;
-  guint cancelled;
-  guint failures;
-} Drain;
-
-static void
-on_reader_granted (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  Drain *drain = user_data;
-  AioRwLockGuard *guard = aio_rw_lock_acquire_read_finish (AIO_RW_LOCK (source), result, NULL);
-
-  if (guard == NULL)
-    {
-      drain->failures++;
-    }
-  else
-    {
-      drain->granted++;
-      aio_rw_lock_guard_release (guard);
-      aio_rw_lock_guard_unref (guard);
-    }
-  drain->done++;
-}
-
 static void
 on_writer_done (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  Drain *drain = user_data;
+  BenchCompletions *drain = user_data;
   g_autoptr(GError) error = NULL;
   AioRwLockGuard *guard = aio_rw_lock_acquire_write_finish (AIO_RW_LOCK (source), result, &error);
 
@@ -149,7 +120,7 @@ on_bare_task_done (GObject      *source,
                    GAsyncResult *result,
                    gpointer      user_data)
 {
-  Drain *drain = user_data;
+  BenchCompletions *drain = user_data;
   g_autoptr(GError) error = NULL;
 
   if (g_task_propagate_boolean (G_TASK (result), &error))
@@ -167,10 +138,10 @@ on_bare_task_done (GObject      *source,
 static AioRwLockGuard *
 prime_and_hold (AioRwLock *lock)
 {
-  Drain drain = { 0, };
+  BenchCompletions drain = { 0, };
   AioRwLockGuard *writer;
 
-  aio_rw_lock_acquire_read_async (lock, NULL, on_reader_granted, &drain);
+  aio_rw_lock_acquire_read_async (lock, NULL, bench_on_read_acquired, &drain);
   bench_iterate_until (&drain.done, 1);
   bench_check (drain.granted == 1, "priming a lock failed");
 
@@ -188,13 +159,13 @@ s4_lock_once (guint w)
 {
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
   AioRwLockGuard *writer = prime_and_hold (lock);
-  Drain drain = { 0, };
+  BenchCompletions drain = { 0, };
   QueueTimes t = { { 0, }, { 0, }, { 0, }, { NAN, NAN } };
 
   t.heap[0] = bench_heap_in_use ();
   t.enqueue[0] = bench_now_ns ();
   for (guint i = 0; i < w; i++)
-    aio_rw_lock_acquire_read_async (lock, NULL, on_reader_granted, &drain);
+    aio_rw_lock_acquire_read_async (lock, NULL, bench_on_read_acquired, &drain);
   t.enqueue[1] = bench_now_ns ();
   t.heap[1] = bench_heap_in_use ();
 
@@ -220,7 +191,7 @@ static QueueResult
 s4_gtask_once (guint w)
 {
   g_autofree GTask **tasks = g_new0 (GTask *, w);
-  Drain drain = { 0, };
+  BenchCompletions drain = { 0, };
   QueueTimes t = { { 0, }, { 0, }, { 0, }, { NAN, NAN } };
 
   bench_settle_context (NULL);
@@ -274,7 +245,7 @@ s5_lock_once (guint n)
   AioRwLockGuard *writer = prime_and_hold (lock);
   GCancellable **cancellables = cancellables_new (n);
   const guint n_cancel = (n + 1) / 2;
-  Drain drain = { 0, };
+  BenchCompletions drain = { 0, };
   QueueTimes t = { { 0, }, { 0, }, { 0, }, { NAN, NAN } };
 
   t.enqueue[0] = bench_now_ns ();
@@ -329,7 +300,7 @@ s5_gtask_once (guint n)
   g_autofree gulong *ids = g_new0 (gulong, n);
   const guint n_cancel = (n + 1) / 2;
   guint handler_calls = 0;
-  Drain drain = { 0, };
+  BenchCompletions drain = { 0, };
   QueueTimes t = { { 0, }, { 0, }, { 0, }, { NAN, NAN } };
 
   bench_settle_context (NULL);

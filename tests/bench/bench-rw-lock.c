@@ -60,6 +60,7 @@ static const BenchScenario * const scenarios[] = {
   &bench_scenario_s5,
   &bench_scenario_s3,
   &bench_scenario_s6,
+  &bench_scenario_idle,
 };
 
 /* ---- The runner ---- */

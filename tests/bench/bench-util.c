@@ -283,6 +283,29 @@ bench_settle_context (GMainContext *context)
   consolidate_malloc ();
 }
 
+/* The callback of aio_rw_lock_acquire_read_async () with a
+ * BenchCompletions: counts the grant and releases it at once. */
+void
+bench_on_read_acquired (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  BenchCompletions *completions = user_data;
+  AioRwLockGuard *guard = aio_rw_lock_acquire_read_finish (AIO_RW_LOCK (source), result, NULL);
+
+  if (guard == NULL)
+    {
+      completions->failures++;
+    }
+  else
+    {
+      completions->granted++;
+      aio_rw_lock_guard_release (guard);
+      aio_rw_lock_guard_unref (guard);
+    }
+  completions->done++;
+}
+
 /* The source object of the bare GTasks the baselines use. */
 static GObject *task_source_object;
 

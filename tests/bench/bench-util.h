@@ -58,6 +58,19 @@ void bench_iterate_until  (const guint  *counter,
                            guint         target);
 void bench_settle_context (GMainContext *context);
 
+/* Counts the completions of async requests. */
+typedef struct
+{
+  guint done;
+  guint granted;
+  guint cancelled;
+  guint failures;
+} BenchCompletions;
+
+void bench_on_read_acquired (GObject      *source,
+                             GAsyncResult *result,
+                             gpointer      user_data);
+
 GTask *bench_task_new        (GCancellable        *cancellable,
                               GAsyncReadyCallback  callback,
                               gpointer             user_data);
