@@ -9,9 +9,19 @@
       (checks_ok, none_lost or lock_free false), if a scenario it ran
       printed nothing, or if a key that plot.sh reads is missing. The
       'bench-quick' test (suite 'bench') runs this. Nothing about time.
+
+  bench-output.py compare [--keys REGEX] [--label-a A] [--label-b B] DIR_A DIR_B
+      DIR_A and DIR_B hold one *.jsonl file per run (compare-builds.sh
+      writes them). Prints, for each figure, the median over the runs of
+      each side and B / A.
 """
 
+import argparse
 import json
+import math
+import pathlib
+import re
+import statistics
 import subprocess
 import sys
 
@@ -25,6 +35,13 @@ REQUIRED = {
     'S5': ('cancelled', ['n', 'ns_per_op_median', 'baseline_gtask_ns']),
 }
 CHECK_KEYS = ('checks_ok', 'none_lost', 'lock_free')
+
+# What tells apart the lines of one scenario, besides 'what'.
+IDENTITY = ('policy', 'w', 'n')
+
+# Figures compare shows by default: medians, per-op costs and rates, bytes
+# and growths; not ratios, percentiles, counts or sizes.
+DEFAULT_KEYS = r'(_median|_ns|_us|_per_s|_growth|bytes_per_waiter|bytes_per_task)$'
 
 
 def reject_constant(name):
@@ -83,14 +100,70 @@ def check(argv):
     return 1 if problems else 0
 
 
+def figures_of(directory, keys):
+    """{(scenario, what, identity): {key: [value per run]}} and the order."""
+    figures = {}
+    order = []
+    files = sorted(pathlib.Path(directory).glob('*.jsonl'))
+    if not files:
+        sys.exit(f'bench-output.py: no *.jsonl in {directory}')
+    for path in files:
+        for obj in parse_lines(path.read_text(), str(path)):
+            if obj['scenario'] == 'machine':
+                continue
+            ident = ' '.join(f'{k}={obj[k]}' for k in IDENTITY if k in obj)
+            line = (obj['scenario'], obj.get('what', ''), ident)
+            if line not in figures:
+                figures[line] = {}
+                order.append(line)
+            for key, value in obj.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    continue
+                if keys.search(key) and not key.endswith(('_min', '_max')):
+                    figures[line].setdefault(key, []).append(value)
+    return figures, order
+
+
+def compare(args):
+    keys = re.compile(args.keys)
+    a, order = figures_of(args.dir_a, keys)
+    b, _ = figures_of(args.dir_b, keys)
+
+    print(f'A = {args.label_a}\nB = {args.label_b}')
+    print('median over the runs of each side; ratio = B / A '
+          '(a baseline measures no lock: its ratio shows the noise)\n')
+    print(f'     {"figure":<33} {"A":>12} {"B":>12} {"B / A":>8}')
+    for line in order:
+        scenario, what, ident = line
+        print(f'{scenario:<5}{what}' + (f' ({ident})' if ident else ''))
+        for key, values_a in a[line].items():
+            values_b = b.get(line, {}).get(key, [])
+            ma = statistics.median(values_a)
+            mb = statistics.median(values_b) if values_b else math.nan
+            ratio = mb / ma if ma and not math.isnan(mb) else math.nan
+            print(f'     {key:<33} {ma:>12.6g} {mb:>12.6g} {ratio:>8.3f}')
+    return 0
+
+
 def main():
-    args = sys.argv[1:]
-    if args[:1] != ['check']:
-        sys.exit(__doc__)
-    args = args[1:]
-    if args[:1] == ['--']:
-        args = args[1:]
-    return check(args)
+    if len(sys.argv) >= 2 and sys.argv[1] == 'check':
+        args = sys.argv[2:]
+        if args[:1] == ['--']:
+            args = args[1:]
+        return check(args)
+
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+    sub.add_parser('check', help='run bench-rw-lock and check its output')
+    p = sub.add_parser('compare', help='compare the runs of two builds')
+    p.add_argument('--keys', default=DEFAULT_KEYS, help='regular expression of the keys to show')
+    p.add_argument('--label-a', default='A')
+    p.add_argument('--label-b', default='B')
+    p.add_argument('dir_a')
+    p.add_argument('dir_b')
+    args = parser.parse_args()
+    return compare(args)
 
 
 if __name__ == '__main__':
