@@ -101,7 +101,9 @@ def check(argv):
 
 
 def figures_of(directory, keys):
-    """{(scenario, what, identity): {key: [value per run]}} and the order."""
+    """{(scenario, what, identity): {key: [value per run]}} and the order;
+    the runs in the order of their file names (compare-builds.sh names
+    them after their round, the same on both sides)."""
     figures = {}
     order = []
     files = sorted(pathlib.Path(directory).glob('*.jsonl'))
@@ -130,9 +132,10 @@ def compare(args):
     b, _ = figures_of(args.dir_b, keys)
 
     print(f'A = {args.label_a}\nB = {args.label_b}')
-    print('median over the runs of each side; ratio = B / A '
-          '(a baseline measures no lock: its ratio shows the noise)\n')
-    print(f'     {"figure":<33} {"A":>12} {"B":>12} {"B / A":>8}')
+    print('A, B: the median over the runs of each side; B / A: their ratio; rounds: the\n'
+          'lowest and highest B / A of the runs made back to back (a baseline measures no\n'
+          'lock: its ratios show the noise)\n')
+    print(f'     {"figure":<33} {"A":>11} {"B":>11} {"B / A":>6}  {"rounds":<11}')
     for line in order:
         scenario, what, ident = line
         print(f'{scenario:<5}{what}' + (f' ({ident})' if ident else ''))
@@ -140,9 +143,14 @@ def compare(args):
             values_b = b.get(line, {}).get(key, [])
             ma = statistics.median(values_a)
             mb = statistics.median(values_b) if values_b else math.nan
-            ratio = mb / ma if ma and not math.isnan(mb) else math.nan
-            print(f'     {key:<33} {ma:>12.6g} {mb:>12.6g} {ratio:>8.3f}')
+            paired = [y / x for x, y in zip(values_a, values_b) if x]
+            rounds = f'{min(paired):.2f}-{max(paired):.2f}' if paired else '-'
+            print(f'     {key:<33} {ma:>11.6g} {mb:>11.6g} {ratio_of(mb, ma):>6.3f}  {rounds:<11}')
     return 0
+
+
+def ratio_of(b, a):
+    return b / a if a and not math.isnan(b) else math.nan
 
 
 def main():

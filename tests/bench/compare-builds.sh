@@ -17,8 +17,11 @@
 #   ARGS       for every run (default: --reps 3)
 #
 # Each figure of a run is already the median of its --reps repetitions;
-# the table shows the median over the ROUNDS runs of each side. The
-# baselines measure no lock: their B / A shows how noisy the machine was.
+# the table shows the median over the ROUNDS runs of each side, their
+# ratio B / A, and the lowest and highest B / A of the runs made back to
+# back (one round). The baselines measure no lock: their ratios show how
+# noisy the machine was: a B / A of the lock within that range may be
+# noise alone.
 #
 # The library is chosen with LD_LIBRARY_PATH: the build tree links the
 # program with a RUNPATH (Debian's linker defaults to --enable-new-dtags),
