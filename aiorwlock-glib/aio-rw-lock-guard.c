@@ -5,17 +5,11 @@
 
 #include "config.h"
 
-#include "aio-rw-lock-private.h"
-#include "aio-rw-lock-waiter.h"
+#include "aio-rw-lock-guard.h"
+#include "aio-rw-lock-core.h"
 
-/* Guards that re-enter one another share a hold: the lock counts the hold
- * once, in the strongest mode among its unreleased guards. A guard that was
- * never re-entered has no AioRwLockHold: its own mode is the hold's. */
-typedef struct
-{
-  gatomicrefcount ref_count;  /* guards pointing here */
-  guint           n[3];       /* unreleased guards per mode; under the lock's mutex */
-} AioRwLockHold;
+/* The guard is the core's (aio-rw-lock-core.c has its fields): these are
+ * the checked public wrappers over it. */
 
 /**
  * AioRwLockGuard:
@@ -37,120 +31,8 @@ typedef struct
  *
  * Since: 1.0
  */
-struct _AioRwLockGuard
-{
-  gatomicrefcount  ref_count;
-  AioRwLock       *lock;       /* owned */
-  AioRwLockHold   *hold;       /* shared with re-entered guards, or NULL */
-  AioRwLockWaiter *upgrade;    /* an upgrade whose caller has not seen its
-                                * outcome yet (not owned) */
-  AioRwLockMode    mode;       /* as the lock counts it; under its mutex */
-  gint             released;   /* set under the mutex; read atomically by unref */
-};
-
 G_DEFINE_BOXED_TYPE (AioRwLockGuard, aio_rw_lock_guard,
                      aio_rw_lock_guard_ref, aio_rw_lock_guard_unref)
-
-static AioRwLockMode
-hold_mode_locked (AioRwLockGuard *self)
-{
-  const guint *n;
-
-  if (self->hold == NULL)
-    return self->released ? AIO_RW_LOCK_HOLD_NONE : self->mode;
-
-  n = self->hold->n;
-  if (n[AIO_RW_LOCK_MODE_WRITE] > 0)
-    return AIO_RW_LOCK_MODE_WRITE;
-  if (n[AIO_RW_LOCK_MODE_UPGRADABLE_READ] > 0)
-    return AIO_RW_LOCK_MODE_UPGRADABLE_READ;
-  if (n[AIO_RW_LOCK_MODE_READ] > 0)
-    return AIO_RW_LOCK_MODE_READ;
-  return AIO_RW_LOCK_HOLD_NONE;
-}
-
-/* Changes this guard's mode (NONE: releases it) and returns how the mode
- * of its hold, which the state counts, changed. */
-static void
-set_mode_locked (AioRwLockGuard *self,
-                 AioRwLockMode   mode,
-                 AioRwLockMode  *hold_from,
-                 AioRwLockMode  *hold_to)
-{
-  *hold_from = hold_mode_locked (self);
-
-  if (self->hold != NULL)
-    {
-      self->hold->n[self->mode]--;
-      if (mode != AIO_RW_LOCK_HOLD_NONE)
-        self->hold->n[mode]++;
-    }
-
-  if (mode == AIO_RW_LOCK_HOLD_NONE)
-    g_atomic_int_set (&self->released, TRUE);
-  else
-    self->mode = mode;
-
-  *hold_to = hold_mode_locked (self);
-}
-
-/* The same, and the lock's holds follow; whoever may enter now is served. */
-static void
-change_mode_locked (AioRwLockGuard *self,
-                    AioRwLockMode   mode)
-{
-  AioRwLock *lock = self->lock;
-  AioRwLockMode from, to;
-
-  set_mode_locked (self, mode, &from, &to);
-  aio_rw_lock_state_convert (&lock->state, from, to);
-  aio_rw_lock_serve_locked (lock);
-}
-
-AioRwLockGuard *
-aio_rw_lock_guard_new_granted (AioRwLock     *lock,
-                               AioRwLockMode  mode)
-{
-  AioRwLockGuard *self = aio_rw_lock_take_spare (&lock->spare_guard, sizeof *self);
-
-  g_atomic_ref_count_init (&self->ref_count);
-  self->lock = g_object_ref (lock);
-  self->mode = mode;
-
-  return self;
-}
-
-gboolean
-aio_rw_lock_guard_is_held_locked (AioRwLockGuard *self)
-{
-  return !self->released;
-}
-
-/* The mode the guard's owner sees: a granted upgrade shows once its
- * callback runs (until then the lock counts the hold as WRITE already). */
-static AioRwLockMode
-visible_mode_locked (AioRwLockGuard *self)
-{
-  if (self->upgrade != NULL && self->upgrade->changed_mode)
-    return AIO_RW_LOCK_MODE_UPGRADABLE_READ;
-  return self->mode;
-}
-
-static void
-release_locked (AioRwLockGuard *self)
-{
-  AioRwLock *lock = self->lock;
-
-  /* A waiting upgrade leaves the queue; one already decided learns at
-   * delivery that its guard is gone. */
-  if (self->upgrade != NULL && self->upgrade->status == AIO_RW_LOCK_WAITER_QUEUED)
-    {
-      aio_rw_lock_state_remove (&lock->state, &self->upgrade->request);
-      aio_rw_lock_waiter_fail_locked (self->upgrade, AIO_RW_LOCK_FAILURE_RELEASED_WHILE_WAITING);
-    }
-
-  change_mode_locked (self, AIO_RW_LOCK_HOLD_NONE);
-}
 
 /**
  * aio_rw_lock_guard_ref: (skip)
@@ -167,8 +49,7 @@ aio_rw_lock_guard_ref (AioRwLockGuard *self)
 {
   g_return_val_if_fail (self != NULL, NULL);
 
-  g_atomic_ref_count_inc (&self->ref_count);
-  return self;
+  return aio_rw_lock_core_guard_ref (self);
 }
 
 /**
@@ -183,30 +64,9 @@ aio_rw_lock_guard_ref (AioRwLockGuard *self)
 void
 aio_rw_lock_guard_unref (AioRwLockGuard *self)
 {
-  AioRwLock *lock;
-
   g_return_if_fail (self != NULL);
 
-  if (!g_atomic_ref_count_dec (&self->ref_count))
-    return;
-
-  /* Usually released already: then the lock's mutex is not needed. */
-  if (!g_atomic_int_get (&self->released))
-    {
-      g_mutex_lock (&self->lock->mutex);
-      if (!self->released)
-        release_locked (self);
-      g_mutex_unlock (&self->lock->mutex);
-    }
-
-  if (self->hold != NULL && g_atomic_ref_count_dec (&self->hold->ref_count))
-    g_free (self->hold);
-
-  /* Keep it for the lock's next guard (before dropping our reference: the
-   * lock frees its spare when finalized). */
-  lock = self->lock;
-  aio_rw_lock_give_spare (&lock->spare_guard, self);
-  g_object_unref (lock);
+  aio_rw_lock_core_guard_unref (self);
 }
 
 /**
@@ -224,7 +84,7 @@ aio_rw_lock_guard_get_lock (AioRwLockGuard *self)
 {
   g_return_val_if_fail (self != NULL, NULL);
 
-  return self->lock;
+  return AIO_RW_LOCK (aio_rw_lock_core_guard_get_owner (self));
 }
 
 /**
@@ -242,15 +102,9 @@ aio_rw_lock_guard_get_lock (AioRwLockGuard *self)
 AioRwLockMode
 aio_rw_lock_guard_get_mode (AioRwLockGuard *self)
 {
-  AioRwLockMode mode;
-
   g_return_val_if_fail (self != NULL, AIO_RW_LOCK_MODE_READ);
 
-  g_mutex_lock (&self->lock->mutex);
-  mode = visible_mode_locked (self);
-  g_mutex_unlock (&self->lock->mutex);
-
-  return mode;
+  return aio_rw_lock_core_guard_get_mode (self);
 }
 
 /**
@@ -266,15 +120,9 @@ aio_rw_lock_guard_get_mode (AioRwLockGuard *self)
 gboolean
 aio_rw_lock_guard_is_held (AioRwLockGuard *self)
 {
-  gboolean held;
-
   g_return_val_if_fail (self != NULL, FALSE);
 
-  g_mutex_lock (&self->lock->mutex);
-  held = !self->released;
-  g_mutex_unlock (&self->lock->mutex);
-
-  return held;
+  return aio_rw_lock_core_guard_is_held (self);
 }
 
 /**
@@ -303,28 +151,8 @@ aio_rw_lock_guard_release (AioRwLockGuard *self)
 {
   g_return_if_fail (self != NULL);
 
-  g_mutex_lock (&self->lock->mutex);
-  if (self->released)
-    {
-      g_mutex_unlock (&self->lock->mutex);
-      g_critical ("%s: the guard was already released", G_STRFUNC);
-      return;
-    }
-  release_locked (self);
-  g_mutex_unlock (&self->lock->mutex);
-}
-
-static const char *
-reenter_refusal (AioRwLockMode have,
-                 AioRwLockMode want)
-{
-  if (want == AIO_RW_LOCK_MODE_WRITE && have == AIO_RW_LOCK_MODE_READ)
-    return "Cannot upgrade a read hold to write";
-  if (want == AIO_RW_LOCK_MODE_WRITE && have == AIO_RW_LOCK_MODE_UPGRADABLE_READ)
-    return "Cannot re-enter an upgradable read hold as write; upgrade it with aio_rw_lock_guard_upgrade_async()";
-  if (want == AIO_RW_LOCK_MODE_UPGRADABLE_READ && have == AIO_RW_LOCK_MODE_READ)
-    return "Cannot re-enter a read hold as upgradable read";
-  return NULL;
+  if (!aio_rw_lock_core_guard_release (self))
+    g_critical ("%s: the guard was already released", G_STRFUNC);
 }
 
 /**
@@ -356,45 +184,11 @@ aio_rw_lock_guard_reenter (AioRwLockGuard  *self,
                            AioRwLockMode    mode,
                            GError         **error)
 {
-  AioRwLockGuard *guard;
-  const char *refusal;
-
   g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (mode <= AIO_RW_LOCK_MODE_UPGRADABLE_READ, NULL);
+  g_return_val_if_fail (aio_rw_lock_state_mode_is_valid (mode), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  g_mutex_lock (&self->lock->mutex);
-
-  if (self->released)
-    {
-      g_mutex_unlock (&self->lock->mutex);
-      g_set_error_literal (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
-                           "The guard was already released");
-      return NULL;
-    }
-
-  if ((refusal = reenter_refusal (visible_mode_locked (self), mode)) != NULL)
-    {
-      g_mutex_unlock (&self->lock->mutex);
-      g_set_error_literal (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK, refusal);
-      return NULL;
-    }
-
-  if (self->hold == NULL)
-    {
-      self->hold = g_new0 (AioRwLockHold, 1);
-      g_atomic_ref_count_init (&self->hold->ref_count);
-      self->hold->n[self->mode] = 1;
-    }
-
-  guard = aio_rw_lock_guard_new_granted (self->lock, mode);
-  guard->hold = self->hold;
-  g_atomic_ref_count_inc (&guard->hold->ref_count);
-  guard->hold->n[mode]++;
-
-  g_mutex_unlock (&self->lock->mutex);
-
-  return guard;
+  return aio_rw_lock_core_guard_reenter (self, mode, error);
 }
 
 /**
@@ -413,196 +207,12 @@ aio_rw_lock_guard_reenter (AioRwLockGuard  *self,
 void
 aio_rw_lock_guard_downgrade (AioRwLockGuard *self)
 {
-  const char *refusal = NULL;
+  const char *refusal;
 
   g_return_if_fail (self != NULL);
 
-  g_mutex_lock (&self->lock->mutex);
-  if (self->released)
-    refusal = "the guard was already released";
-  else if (self->upgrade != NULL)
-    refusal = "the guard's upgrade is pending";
-  else if (self->mode != AIO_RW_LOCK_MODE_READ)
-    change_mode_locked (self, AIO_RW_LOCK_MODE_READ);
-  g_mutex_unlock (&self->lock->mutex);
-
-  if (refusal != NULL)
+  if ((refusal = aio_rw_lock_core_guard_downgrade (self)) != NULL)
     g_critical ("%s: %s", G_STRFUNC, refusal);
-}
-
-/* Called when the upgrade is granted; the state already counts the hold as
- * WRITE. Returns whether the guard changed from UPGRADABLE_READ to WRITE (a
- * guard whose hold was exclusive already changes nothing). */
-gboolean
-aio_rw_lock_guard_upgrade_granted_locked (AioRwLockGuard *self)
-{
-  AioRwLockMode from, to;
-
-  if (self->released || self->mode != AIO_RW_LOCK_MODE_UPGRADABLE_READ)
-    return FALSE;
-
-  set_mode_locked (self, AIO_RW_LOCK_MODE_WRITE, &from, &to);
-  g_assert (to == AIO_RW_LOCK_MODE_WRITE);
-  return TRUE;
-}
-
-/* The upgrade's caller is about to learn its outcome. */
-void
-aio_rw_lock_guard_upgrade_delivered_locked (AioRwLockGuard  *self,
-                                            AioRwLockWaiter *waiter)
-{
-  if (self->upgrade == waiter)
-    self->upgrade = NULL;
-}
-
-/* A granted upgrade was cancelled before its caller saw it: the guard is
- * UPGRADABLE_READ again (the caller serves the queue). */
-void
-aio_rw_lock_guard_upgrade_revoked_locked (AioRwLockGuard *self)
-{
-  AioRwLockMode from, to;
-
-  if (self->released || self->mode != AIO_RW_LOCK_MODE_WRITE)
-    return;
-
-  set_mode_locked (self, AIO_RW_LOCK_MODE_UPGRADABLE_READ, &from, &to);
-  aio_rw_lock_state_convert (&self->lock->state, from, to);
-}
-
-static void
-submit_upgrade_locked (AioRwLockGuard  *self,
-                       AioRwLockWaiter *waiter)
-{
-  AioRwLockState *state = &self->lock->state;
-
-  waiter->request.is_upgrade = TRUE;
-
-  if (aio_rw_lock_waiter_fail_if_cancelled_locked (waiter))
-    return;
-
-  if (self->released)
-    {
-      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_ALREADY_RELEASED);
-      return;
-    }
-  if (self->mode == AIO_RW_LOCK_MODE_READ)
-    {
-      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ);
-      return;
-    }
-  if (self->upgrade != NULL || state->upgrade != NULL)
-    {
-      aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_UPGRADE_PENDING);
-      return;
-    }
-
-  /* Pending from here until its caller sees the outcome. */
-  self->upgrade = waiter;
-
-  if (hold_mode_locked (self) == AIO_RW_LOCK_MODE_WRITE)
-    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);  /* already exclusive */
-  else if (state->closed)
-    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_CLOSED);
-  else if (aio_rw_lock_state_try_upgrade (state))
-    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
-  else
-    {
-      aio_rw_lock_state_enqueue_upgrade (state, &waiter->request);
-      waiter->status = AIO_RW_LOCK_WAITER_QUEUED;
-    }
-}
-
-/**
- * aio_rw_lock_upgrade_async:
- * @self: a lock
- * @guard: an UPGRADABLE_READ guard of @self
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called when @guard is WRITE, or the upgrade failed
- * @user_data: data for @callback
- *
- * The same as [method@Aio.RwLockGuard.upgrade_async], as a method of the
- * lock, whose result [method@Aio.RwLock.upgrade_finish] finishes. Either
- * finish function takes the result of either start function; bindings that
- * finish on the source object (GJS's `Gio._promisify`) use this one.
- *
- * Since: 1.0
- */
-void
-aio_rw_lock_upgrade_async (AioRwLock           *self,
-                           AioRwLockGuard      *guard,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             user_data)
-{
-  AioRwLockWaiter *waiter;
-
-  g_return_if_fail (AIO_IS_RW_LOCK (self));
-  g_return_if_fail (guard != NULL);
-  g_return_if_fail (guard->lock == self);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  waiter = aio_rw_lock_waiter_new_async (self, AIO_RW_LOCK_MODE_WRITE, cancellable,
-                                         callback, user_data, aio_rw_lock_upgrade_async,
-                                         guard);
-  if (waiter == NULL)
-    return;  /* already cancelled */
-
-  g_mutex_lock (&self->mutex);
-  submit_upgrade_locked (guard, waiter);
-  g_mutex_unlock (&self->mutex);
-}
-
-/**
- * aio_rw_lock_upgrade_finish:
- * @self: a lock
- * @result: the result passed to the callback
- * @error: return location for a #GError
- *
- * Finishes [method@Aio.RwLock.upgrade_async] (or
- * [method@Aio.RwLockGuard.upgrade_async]); see
- * [method@Aio.RwLockGuard.upgrade_finish].
- *
- * Returns: `TRUE` if the guard is now WRITE, `FALSE` with @error set otherwise
- *
- * Since: 1.0
- */
-gboolean
-aio_rw_lock_upgrade_finish (AioRwLock     *self,
-                            GAsyncResult  *result,
-                            GError       **error)
-{
-  AioRwLockGuard *guard;
-  GError *local_error = NULL;
-  gssize outcome;
-
-  g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_upgrade_async), FALSE);
-
-  guard = g_task_get_task_data (G_TASK (result));
-  outcome = g_task_propagate_int (G_TASK (result), &local_error);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-
-  /* Cancelled after the completion was queued: a cancelled request never
-   * reports success, and the guard is left as it was. */
-  if (g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
-    {
-      g_mutex_lock (&self->mutex);
-      if (outcome == AIO_RW_LOCK_UPGRADE_CHANGED_MODE)
-        {
-          aio_rw_lock_guard_upgrade_revoked_locked (guard);
-          aio_rw_lock_serve_locked (self);
-        }
-      g_mutex_unlock (&self->mutex);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
-      return FALSE;
-    }
-
-  return TRUE;
 }
 
 /**
@@ -640,9 +250,15 @@ aio_rw_lock_guard_upgrade_async (AioRwLockGuard      *self,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
-  g_return_if_fail (self != NULL);
+  g_autoptr(GTask) task = NULL;
 
-  aio_rw_lock_upgrade_async (self->lock, self, cancellable, callback, user_data);
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (aio_rw_lock_core_guard_get_owner (self), cancellable,
+                     aio_rw_lock_core_task_returned, NULL);
+  g_task_set_source_tag (task, aio_rw_lock_guard_upgrade_async);
+  aio_rw_lock_core_upgrade_async (g_steal_pointer (&task), self, -1, callback, user_data);
 }
 
 /**
@@ -652,9 +268,11 @@ aio_rw_lock_guard_upgrade_async (AioRwLockGuard      *self,
  * @error: return location for a #GError
  *
  * Finishes an upgrade started with [method@Aio.RwLockGuard.upgrade_async].
- * On success @self is a WRITE guard. If the upgrade's cancellable was
- * cancelled before this call, the upgrade is handed back (the guard is
- * UPGRADABLE_READ again) and this reports `G_IO_ERROR_CANCELLED`.
+ * On success @self is a WRITE guard. An upgrade whose cancellable was
+ * cancelled before its callback started is handed back (the guard is
+ * UPGRADABLE_READ again, and the next waiters were served before the
+ * callback ran) and this reports `G_IO_ERROR_CANCELLED`; a cancellation
+ * after the callback started is too late, and this reports the upgrade.
  *
  * Returns: `TRUE` if @self is now WRITE, `FALSE` with @error set otherwise
  *
@@ -666,8 +284,10 @@ aio_rw_lock_guard_upgrade_finish (AioRwLockGuard  *self,
                                   GError         **error)
 {
   g_return_val_if_fail (self != NULL, FALSE);
-  g_return_val_if_fail (g_task_is_valid (result, self->lock), FALSE);
-  g_return_val_if_fail (g_task_get_task_data (G_TASK (result)) == self, FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, aio_rw_lock_core_guard_get_owner (self)), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_async) ||
+                        g_async_result_is_tagged (result, aio_rw_lock_upgrade_async), FALSE);
+  g_return_val_if_fail (aio_rw_lock_core_upgrade_get_guard (G_TASK (result)) == self, FALSE);
 
-  return aio_rw_lock_upgrade_finish (self->lock, result, error);
+  return aio_rw_lock_core_upgrade_finish (G_TASK (result), error);
 }

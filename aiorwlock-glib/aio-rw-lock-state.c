@@ -13,6 +13,14 @@
  * before it, and a READ request's chance does not depend on its place), so
  * deciding who enters next looks at three heads: O(1) whatever the length. */
 
+gboolean
+aio_rw_lock_state_mode_is_valid (AioRwLockMode mode)
+{
+  return mode == AIO_RW_LOCK_MODE_READ ||
+         mode == AIO_RW_LOCK_MODE_WRITE ||
+         mode == AIO_RW_LOCK_MODE_UPGRADABLE_READ;
+}
+
 void
 aio_rw_lock_state_init (AioRwLockState  *state,
                         AioRwLockPolicy  policy)

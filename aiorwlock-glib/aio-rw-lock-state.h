@@ -41,6 +41,8 @@ typedef struct _AioRwLockState
   guint64           next_seq;
 } AioRwLockState;
 
+gboolean          aio_rw_lock_state_mode_is_valid (AioRwLockMode            mode);
+
 void              aio_rw_lock_state_init          (AioRwLockState          *state,
                                                    AioRwLockPolicy          policy);
 gboolean          aio_rw_lock_state_is_idle       (const AioRwLockState    *state);

@@ -1,18 +1,21 @@
-/* aio-rw-lock-waiter.h: one waiting request and how it completes
+/* aio-rw-lock-waiter.h: one waiting request, and how it is woken
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Private. A waiter is async (a GTask completed on its caller's main context
- * by that context's completion source) or blocking (a thread asleep on a
- * GCond). Cancellation and deadlines are wired here; the decisions are the
- * state's.
+ * Private. A waiter is async (its GTask is completed on the caller's main
+ * context through that context's completion source) or blocking (a thread
+ * asleep on a GCond). It knows nothing of the lock: what happens to it is
+ * decided by the core, under the core's mutex, and what comes back up (a
+ * cancellation, a deadline, a completion due) arrives through the function
+ * pointers the core gives it.
  */
 
 #pragma once
 
 #include <gio/gio.h>
 
-#include "aio-rw-lock-private.h"
+#include "aio-completion-source.h"
+#include "aio-rw-lock-state.h"
 
 G_BEGIN_DECLS
 
@@ -36,64 +39,62 @@ typedef enum
 {
   AIO_RW_LOCK_WAITER_NEW,      /* not yet submitted */
   AIO_RW_LOCK_WAITER_QUEUED,   /* in the state's queue */
-  AIO_RW_LOCK_WAITER_GRANTED,  /* hold counted, not yet delivered */
+  AIO_RW_LOCK_WAITER_GRANTED,  /* hold counted, its caller not told yet */
   AIO_RW_LOCK_WAITER_FAILED,   /* ->failure says why */
-  AIO_RW_LOCK_WAITER_DONE,     /* delivered to its caller */
+  AIO_RW_LOCK_WAITER_DONE,     /* its caller was told */
 } AioRwLockWaiterStatus;
+
+typedef struct _AioRwLockWaiter AioRwLockWaiter;
 
 struct _AioRwLockWaiter
 {
   AioRwLockRequest       request;       /* the state's view; first member */
-  gatomicrefcount        ref_count;
-  AioRwLockWaiterStatus  status;        /* under lock->mutex */
-  AioRwLock             *lock;          /* owned */
-  GCancellable          *cancellable;   /* owned, nullable */
-  gulong                 cancelled_id;
+  AioCompletion          completion;    /* an async waiter's, when woken */
+
+  /* Under the core's mutex. */
+  AioRwLockWaiterStatus  status;
   AioRwLockFailure       failure;       /* when FAILED */
-  AioRwLockGuard        *guard;         /* an upgrade's guard (owned) */
-  gboolean               changed_mode;  /* the granted upgrade made it WRITE */
+  gulong                 cancelled_id;
+  GSource               *deadline;      /* owned; an async waiter's */
+  guint                  changed_mode : 1;  /* a granted upgrade made the guard WRITE */
+
+  gpointer               core;          /* what the handlers get back */
+  GCancellable          *cancellable;   /* not owned: the task's or the caller's */
+  AioRwLockGuard        *guard;         /* owned: an upgrade's guard, or the guard
+                                         * an acquisition delivers */
+  GError                *error;         /* a failure, once delivered */
 
   /* async */
-  GTask                 *task;          /* owned until delivered */
-  GSource               *dispatcher;    /* owned; completes the task */
-  GSource               *timeout_source;
+  GTask                 *task;          /* owned from submission until completed */
+  GSource               *completions;   /* not owned: lives as long as the
+                                         * task's context */
+  GAsyncReadyCallback    callback;      /* the caller's */
+  gpointer               user_data;
 
   /* blocking */
   GCond                 *cond;
 };
 
-AioRwLockWaiter *aio_rw_lock_waiter_new             (AioRwLock        *lock,
-                                                     AioRwLockMode     mode,
-                                                     GCancellable     *cancellable,
-                                                     GTask            *task);
-AioRwLockWaiter *aio_rw_lock_waiter_new_async       (AioRwLock        *lock,
-                                                     AioRwLockMode     mode,
-                                                     GCancellable     *cancellable,
-                                                     GAsyncReadyCallback callback,
-                                                     gpointer          user_data,
-                                                     gpointer          source_tag,
-                                                     AioRwLockGuard   *upgrade_of);
-AioRwLockWaiter *aio_rw_lock_waiter_ref             (AioRwLockWaiter  *self);
-void             aio_rw_lock_waiter_unref           (AioRwLockWaiter  *self);
-void             aio_rw_lock_waiter_connect         (AioRwLockWaiter  *self);
-gboolean         aio_rw_lock_waiter_fail_if_cancelled_locked (AioRwLockWaiter *self);
-void             aio_rw_lock_waiter_settle_locked   (AioRwLockWaiter  *self,
-                                                     AioRwLockWaiterStatus status,
-                                                     AioRwLockFailure  failure);
-void             aio_rw_lock_waiter_fail_locked     (AioRwLockWaiter  *self,
-                                                     AioRwLockFailure  failure);
-void             aio_rw_lock_waiter_start_timeout_locked (AioRwLockWaiter *self,
-                                                     int               timeout_msec);
-void             aio_rw_lock_waiter_deliver         (AioRwLockWaiter  *self);
-AioRwLockGuard  *aio_rw_lock_waiter_wait            (AioRwLockWaiter  *self,
-                                                     gint64            end_time,
-                                                     GError          **error);
-
-GSource         *aio_rw_lock_dispatcher_new         (GMainContext     *context);
-gboolean         aio_rw_lock_dispatcher_serves      (GSource          *dispatcher,
-                                                     GMainContext     *context);
-gboolean         aio_rw_lock_dispatcher_is_gone     (GSource          *dispatcher);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (AioRwLockWaiter, aio_rw_lock_waiter_unref)
+AioRwLockWaiter *aio_rw_lock_waiter_new_async  (gpointer              core,
+                                                AioRwLockMode         mode,
+                                                GTask                *task,
+                                                AioCompletionFunc     on_completion,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+void             aio_rw_lock_waiter_init_blocking (AioRwLockWaiter   *self,
+                                                gpointer              core,
+                                                AioRwLockMode         mode,
+                                                GCancellable         *cancellable,
+                                                GCond                *cond);
+void             aio_rw_lock_waiter_free       (AioRwLockWaiter      *self);
+void             aio_rw_lock_waiter_connect    (AioRwLockWaiter      *self,
+                                                GCallback             on_cancelled);
+void             aio_rw_lock_waiter_start_deadline (AioRwLockWaiter  *self,
+                                                int                   timeout_msec,
+                                                GSourceFunc           on_deadline);
+void             aio_rw_lock_waiter_wake       (AioRwLockWaiter      *self);
+void             aio_rw_lock_waiter_disconnect (AioRwLockWaiter      *self,
+                                                gulong                cancelled_id,
+                                                GSource              *deadline);
 
 G_END_DECLS

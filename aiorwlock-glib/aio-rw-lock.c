@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include "aio-rw-lock-private.h"
-#include "aio-rw-lock-waiter.h"
 
 /**
  * AioRwLock:
@@ -67,6 +66,12 @@
  * Since: 1.0
  */
 
+struct _AioRwLock
+{
+  GObject        parent_instance;
+  AioRwLockCore  core;
+};
+
 enum {
   PROP_0,
   PROP_POLICY,
@@ -109,142 +114,13 @@ G_DEFINE_ENUM_TYPE (AioRwLockError, aio_rw_lock_error,
  */
 G_DEFINE_QUARK (aio-rw-lock-error-quark, aio_rw_lock_error)
 
-static gboolean
-mode_is_valid (AioRwLockMode mode)
-{
-  return mode == AIO_RW_LOCK_MODE_READ ||
-         mode == AIO_RW_LOCK_MODE_WRITE ||
-         mode == AIO_RW_LOCK_MODE_UPGRADABLE_READ;
-}
-
-/* ---- Plumbing shared with the guard and the waiters ---- */
-
-/* Grants every waiting request that may enter now. Each grant is counted
- * at once; the waiters learn of it later, from their own contexts. */
-void
-aio_rw_lock_serve_locked (AioRwLock *self)
-{
-  AioRwLockRequest *request;
-
-  while ((request = aio_rw_lock_state_grant_next (&self->state)) != NULL)
-    aio_rw_lock_waiter_settle_locked ((AioRwLockWaiter *) request,
-                                      AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
-}
-
-static void
-dispatcher_free (gpointer data)
-{
-  g_source_destroy (data);
-  g_source_unref (data);
-}
-
-/* Sources whose context is gone: swept when the table has doubled since
- * the last sweep, so a lock used by many short-lived threads stays small
- * at O(1) amortized per waiter. */
-static gboolean
-dispatcher_is_gone (gpointer key,
-                    gpointer value,
-                    gpointer user_data)
-{
-  return aio_rw_lock_dispatcher_is_gone (value);
-}
-
-/* AddressSanitizer only sees a use after free in memory really freed:
- * sanitized builds keep no spares. */
-#if defined (__SANITIZE_ADDRESS__)
-# define KEEP_SPARES 0
-#elif defined (__has_feature)
-# if __has_feature (address_sanitizer)
-#  define KEEP_SPARES 0
-# endif
-#endif
-#ifndef KEEP_SPARES
-# define KEEP_SPARES 1
-#endif
-
-/* A zeroed block of @size: the spare in @slot if there is one. */
-gpointer
-aio_rw_lock_take_spare (gpointer *slot,
-                        gsize     size)
-{
-  gpointer mem = KEEP_SPARES ? g_atomic_pointer_exchange (slot, NULL) : NULL;
-
-  if (mem == NULL)
-    return g_malloc0 (size);
-  memset (mem, 0, size);
-  return mem;
-}
-
-/* Keeps @mem in @slot if it is free; frees it otherwise. */
-void
-aio_rw_lock_give_spare (gpointer *slot,
-                        gpointer  mem)
-{
-  if (!KEEP_SPARES || !g_atomic_pointer_compare_and_exchange (slot, NULL, mem))
-    g_free (mem);
-}
-
-GSource *
-aio_rw_lock_get_dispatcher_locked (AioRwLock    *self,
-                                   GMainContext *context)
-{
-  GSource *dispatcher;
-
-  /* Most locks are used from one context: try the last one first. */
-  if (self->last_dispatcher != NULL &&
-      aio_rw_lock_dispatcher_serves (self->last_dispatcher, context))
-    return self->last_dispatcher;
-
-  /* A destroyed one served a context that is gone (this one has its
-   * address): replace it. */
-  dispatcher = g_hash_table_lookup (self->dispatchers, context);
-  if (dispatcher != NULL && aio_rw_lock_dispatcher_serves (dispatcher, context))
-    return self->last_dispatcher = dispatcher;
-
-  if (g_hash_table_size (self->dispatchers) >= 2 * MAX (self->dispatchers_swept, 4))
-    {
-      self->last_dispatcher = NULL;
-      g_hash_table_foreach_remove (self->dispatchers, dispatcher_is_gone, NULL);
-      self->dispatchers_swept = g_hash_table_size (self->dispatchers);
-    }
-
-  dispatcher = aio_rw_lock_dispatcher_new (context);
-  g_hash_table_replace (self->dispatchers, context, dispatcher);
-  return self->last_dispatcher = dispatcher;
-}
-
+/* For the tests that check the state after every step. */
 void
 aio_rw_lock_inspect_state (AioRwLock            *self,
                            AioRwLockInspectFunc  func,
                            gpointer              user_data)
 {
-  g_mutex_lock (&self->mutex);
-  func (&self->state, user_data);
-  g_mutex_unlock (&self->mutex);
-}
-
-/* A new request: granted now, refused now, or queued. */
-static void
-submit_locked (AioRwLock       *self,
-               AioRwLockWaiter *waiter,
-               int              timeout_msec)
-{
-  if (aio_rw_lock_waiter_fail_if_cancelled_locked (waiter))
-    return;
-
-  if (self->state.closed)
-    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_CLOSED);
-  else if (aio_rw_lock_state_try_enter (&self->state, waiter->request.mode))
-    aio_rw_lock_waiter_settle_locked (waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
-  else if (timeout_msec == 0)
-    aio_rw_lock_waiter_fail_locked (waiter, AIO_RW_LOCK_FAILURE_NOT_AT_ONCE);
-  else
-    {
-      aio_rw_lock_state_enqueue (&self->state, &waiter->request);
-      waiter->status = AIO_RW_LOCK_WAITER_QUEUED;
-      if (timeout_msec > 0 && waiter->task != NULL)
-        aio_rw_lock_waiter_start_timeout_locked (waiter, timeout_msec);
-    }
+  aio_rw_lock_core_inspect (&self->core, func, user_data);
 }
 
 /* ---- GObject ---- */
@@ -254,13 +130,7 @@ aio_rw_lock_finalize (GObject *object)
 {
   AioRwLock *self = (AioRwLock *) object;
 
-  /* Guards and waiters keep the lock alive: nothing can be held or queued. */
-  g_assert (aio_rw_lock_state_is_idle (&self->state));
-
-  g_hash_table_unref (self->dispatchers);
-  g_free (self->spare_guard);
-  g_free (self->spare_waiter);
-  g_mutex_clear (&self->mutex);
+  aio_rw_lock_core_clear (&self->core);
 
   G_OBJECT_CLASS (aio_rw_lock_parent_class)->finalize (object);
 }
@@ -312,7 +182,7 @@ aio_rw_lock_set_property (GObject      *object,
   switch (prop_id)
     {
     case PROP_POLICY:
-      self->state.policy = g_value_get_enum (value);
+      aio_rw_lock_core_set_policy (&self->core, g_value_get_enum (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -361,7 +231,10 @@ aio_rw_lock_class_init (AioRwLockClass *klass)
   /**
    * AioRwLock:read-locked: (getter is_read_locked)
    *
-   * Whether any read hold (READ or UPGRADABLE_READ) exists now.
+   * Whether any read hold (READ or UPGRADABLE_READ) exists now, that is,
+ * whether [property@Aio.RwLock:readers] is not 0. It can be true next to
+ * [property@Aio.RwLock:write-locked] when the writer re-entered its hold as
+ * a reader.
    *
    * Since: 1.0
    */
@@ -424,9 +297,7 @@ aio_rw_lock_class_init (AioRwLockClass *klass)
 static void
 aio_rw_lock_init (AioRwLock *self)
 {
-  g_mutex_init (&self->mutex);
-  aio_rw_lock_state_init (&self->state, AIO_RW_LOCK_POLICY_FAIR);
-  self->dispatchers = g_hash_table_new_full (NULL, NULL, NULL, dispatcher_free);
+  aio_rw_lock_core_init (&self->core, G_OBJECT (self));
 }
 
 /* ---- Public API ---- */
@@ -466,48 +337,6 @@ aio_rw_lock_new_with_policy (AioRwLockPolicy policy)
   return g_object_new (AIO_TYPE_RW_LOCK, "policy", policy, NULL);
 }
 
-static void
-acquire_async (AioRwLock           *self,
-               AioRwLockMode        mode,
-               int                  timeout_msec,
-               GCancellable        *cancellable,
-               GAsyncReadyCallback  callback,
-               gpointer             user_data,
-               gpointer             source_tag)
-{
-  AioRwLockWaiter *waiter;
-
-  waiter = aio_rw_lock_waiter_new_async (self, mode, cancellable, callback, user_data,
-                                         source_tag, NULL);
-  if (waiter == NULL)
-    return;  /* already cancelled */
-
-  g_mutex_lock (&self->mutex);
-  submit_locked (self, waiter, timeout_msec);
-  g_mutex_unlock (&self->mutex);
-}
-
-static AioRwLockGuard *
-acquire_finish (AioRwLock     *self,
-                GAsyncResult  *result,
-                GError       **error)
-{
-  AioRwLockGuard *guard;
-
-  guard = g_task_propagate_pointer (G_TASK (result), error);
-
-  /* Cancelled after the grant was queued for delivery: hand it back now and
-   * report the cancellation; a cancelled request never reports success. */
-  if (guard != NULL && g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
-    {
-      aio_rw_lock_guard_unref (guard);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
-      return NULL;
-    }
-
-  return guard;
-}
-
 /**
  * aio_rw_lock_acquire_read_async:
  * @self: a lock
@@ -521,10 +350,12 @@ acquire_finish (AioRwLock     *self,
  * calls [method@Aio.RwLock.acquire_read_finish] for the guard.
  *
  * The request is granted at once if the policy lets it in now; otherwise it
- * waits in the queue. Cancelling @cancellable before @callback runs makes
- * the request fail with `G_IO_ERROR_CANCELLED`, even if the lock was
- * already granted (the grant is then handed to the next waiters). On a
- * closed lock it fails with %AIO_RW_LOCK_ERROR_CLOSED.
+ * waits in the queue. Cancelling @cancellable before @callback starts
+ * makes the request fail with `G_IO_ERROR_CANCELLED`, even if the lock was
+ * already granted: the grant is handed to the next waiters before @callback
+ * runs. Once @callback has started, cancelling is too late and
+ * [method@Aio.RwLock.acquire_read_finish] returns the guard. On a closed
+ * lock the request fails with %AIO_RW_LOCK_ERROR_CLOSED.
  *
  * Since: 1.0
  */
@@ -534,11 +365,15 @@ aio_rw_lock_acquire_read_async (AioRwLock           *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
+  g_autoptr(GTask) task = NULL;
+
   g_return_if_fail (AIO_IS_RW_LOCK (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  acquire_async (self, AIO_RW_LOCK_MODE_READ, -1, cancellable, callback, user_data,
-                 aio_rw_lock_acquire_read_async);
+  task = g_task_new (self, cancellable, aio_rw_lock_core_task_returned, NULL);
+  g_task_set_source_tag (task, aio_rw_lock_acquire_read_async);
+  aio_rw_lock_core_acquire_async (&self->core, g_steal_pointer (&task),
+                                  AIO_RW_LOCK_MODE_READ, -1, callback, user_data);
 }
 
 /**
@@ -562,7 +397,7 @@ aio_rw_lock_acquire_read_finish (AioRwLock     *self,
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_acquire_read_async), NULL);
 
-  return acquire_finish (self, result, error);
+  return aio_rw_lock_core_acquire_finish (G_TASK (result), error);
 }
 
 /**
@@ -584,11 +419,15 @@ aio_rw_lock_acquire_write_async (AioRwLock           *self,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
+  g_autoptr(GTask) task = NULL;
+
   g_return_if_fail (AIO_IS_RW_LOCK (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  acquire_async (self, AIO_RW_LOCK_MODE_WRITE, -1, cancellable, callback, user_data,
-                 aio_rw_lock_acquire_write_async);
+  task = g_task_new (self, cancellable, aio_rw_lock_core_task_returned, NULL);
+  g_task_set_source_tag (task, aio_rw_lock_acquire_write_async);
+  aio_rw_lock_core_acquire_async (&self->core, g_steal_pointer (&task),
+                                  AIO_RW_LOCK_MODE_WRITE, -1, callback, user_data);
 }
 
 /**
@@ -612,7 +451,7 @@ aio_rw_lock_acquire_write_finish (AioRwLock     *self,
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_acquire_write_async), NULL);
 
-  return acquire_finish (self, result, error);
+  return aio_rw_lock_core_acquire_finish (G_TASK (result), error);
 }
 
 /**
@@ -642,13 +481,17 @@ aio_rw_lock_acquire_async (AioRwLock           *self,
                            GAsyncReadyCallback  callback,
                            gpointer             user_data)
 {
+  g_autoptr(GTask) task = NULL;
+
   g_return_if_fail (AIO_IS_RW_LOCK (self));
-  g_return_if_fail (mode_is_valid (mode));
+  g_return_if_fail (aio_rw_lock_state_mode_is_valid (mode));
   g_return_if_fail (timeout_msec >= -1);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  acquire_async (self, mode, timeout_msec, cancellable, callback, user_data,
-                 aio_rw_lock_acquire_async);
+  task = g_task_new (self, cancellable, aio_rw_lock_core_task_returned, NULL);
+  g_task_set_source_tag (task, aio_rw_lock_acquire_async);
+  aio_rw_lock_core_acquire_async (&self->core, g_steal_pointer (&task),
+                                  mode, timeout_msec, callback, user_data);
 }
 
 /**
@@ -673,7 +516,7 @@ aio_rw_lock_acquire_finish (AioRwLock     *self,
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_acquire_async), NULL);
 
-  return acquire_finish (self, result, error);
+  return aio_rw_lock_core_acquire_finish (G_TASK (result), error);
 }
 
 /**
@@ -703,49 +546,13 @@ aio_rw_lock_acquire (AioRwLock     *self,
                      GCancellable  *cancellable,
                      GError       **error)
 {
-  AioRwLockWaiter *waiter;
-  gint64 end_time = -1;
-  AioRwLockGuard *guard;
-  GCond cond;
-
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
-  g_return_val_if_fail (mode_is_valid (mode), NULL);
+  g_return_val_if_fail (aio_rw_lock_state_mode_is_valid (mode), NULL);
   g_return_val_if_fail (timeout_msec >= -1, NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return NULL;
-
-  if (timeout_msec > 0)
-    end_time = g_get_monotonic_time () + (gint64) timeout_msec * G_TIME_SPAN_MILLISECOND;
-
-  g_cond_init (&cond);
-  waiter = aio_rw_lock_waiter_new (self, mode, cancellable, NULL);
-  waiter->cond = &cond;
-  aio_rw_lock_waiter_connect (waiter);
-
-  g_mutex_lock (&self->mutex);
-  submit_locked (self, waiter, timeout_msec);
-  g_mutex_unlock (&self->mutex);
-
-  guard = aio_rw_lock_waiter_wait (waiter, end_time, error);
-  g_cond_clear (&cond);
-
-  return guard;
-}
-
-static AioRwLockGuard *
-try_acquire (AioRwLock     *self,
-             AioRwLockMode  mode)
-{
-  gboolean entered;
-
-  g_mutex_lock (&self->mutex);
-  entered = aio_rw_lock_state_try_enter (&self->state, mode);
-  g_mutex_unlock (&self->mutex);
-
-  return entered ? aio_rw_lock_guard_new_granted (self, mode) : NULL;
+  return aio_rw_lock_core_acquire (&self->core, mode, timeout_msec, cancellable, error);
 }
 
 /**
@@ -766,7 +573,7 @@ aio_rw_lock_try_acquire_read (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
 
-  return try_acquire (self, AIO_RW_LOCK_MODE_READ);
+  return aio_rw_lock_core_try_acquire (&self->core, AIO_RW_LOCK_MODE_READ);
 }
 
 /**
@@ -786,7 +593,68 @@ aio_rw_lock_try_acquire_write (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
 
-  return try_acquire (self, AIO_RW_LOCK_MODE_WRITE);
+  return aio_rw_lock_core_try_acquire (&self->core, AIO_RW_LOCK_MODE_WRITE);
+}
+
+/**
+ * aio_rw_lock_upgrade_async:
+ * @self: a lock
+ * @guard: an UPGRADABLE_READ guard of @self
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when @guard is WRITE, or the upgrade failed
+ * @user_data: data for @callback
+ *
+ * The same as [method@Aio.RwLockGuard.upgrade_async], as a method of the
+ * lock, whose result [method@Aio.RwLock.upgrade_finish] finishes. Either
+ * finish function takes the result of either start function; bindings that
+ * finish on the source object (GJS's `Gio._promisify`) use this one.
+ *
+ * Since: 1.0
+ */
+void
+aio_rw_lock_upgrade_async (AioRwLock           *self,
+                           AioRwLockGuard      *guard,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (AIO_IS_RW_LOCK (self));
+  g_return_if_fail (guard != NULL);
+  g_return_if_fail (aio_rw_lock_core_guard_get_owner (guard) == G_OBJECT (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, aio_rw_lock_core_task_returned, NULL);
+  g_task_set_source_tag (task, aio_rw_lock_upgrade_async);
+  aio_rw_lock_core_upgrade_async (g_steal_pointer (&task), guard, -1, callback, user_data);
+}
+
+/**
+ * aio_rw_lock_upgrade_finish:
+ * @self: a lock
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Aio.RwLock.upgrade_async] (or
+ * [method@Aio.RwLockGuard.upgrade_async]); see
+ * [method@Aio.RwLockGuard.upgrade_finish].
+ *
+ * Returns: `TRUE` if the guard is now WRITE, `FALSE` with @error set otherwise
+ *
+ * Since: 1.0
+ */
+gboolean
+aio_rw_lock_upgrade_finish (AioRwLock     *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_upgrade_async) ||
+                        g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_async), FALSE);
+
+  return aio_rw_lock_core_upgrade_finish (G_TASK (result), error);
 }
 
 /**
@@ -804,15 +672,9 @@ aio_rw_lock_try_acquire_write (AioRwLock *self)
 void
 aio_rw_lock_close (AioRwLock *self)
 {
-  AioRwLockRequest *request;
-
   g_return_if_fail (AIO_IS_RW_LOCK (self));
 
-  g_mutex_lock (&self->mutex);
-  aio_rw_lock_state_close (&self->state);
-  while ((request = aio_rw_lock_state_pop_any (&self->state)) != NULL)
-    aio_rw_lock_waiter_fail_locked ((AioRwLockWaiter *) request, AIO_RW_LOCK_FAILURE_CLOSED);
-  g_mutex_unlock (&self->mutex);
+  aio_rw_lock_core_close (&self->core);
 }
 
 /**
@@ -830,17 +692,17 @@ aio_rw_lock_get_policy (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), AIO_RW_LOCK_POLICY_FAIR);
 
-  return self->state.policy;
+  return aio_rw_lock_core_get_policy (&self->core);
 }
 
-#define SNAPSHOT(self, type, expr)                 \
-  G_STMT_START {                                   \
-    type snapshot_;                                \
-    g_mutex_lock (&(self)->mutex);                 \
-    snapshot_ = (expr);                            \
-    g_mutex_unlock (&(self)->mutex);               \
-    return snapshot_;                              \
-  } G_STMT_END
+static AioRwLockSnapshot
+snapshot (AioRwLock *self)
+{
+  AioRwLockSnapshot snapshot;
+
+  aio_rw_lock_core_snapshot (&self->core, &snapshot);
+  return snapshot;
+}
 
 /**
  * aio_rw_lock_get_readers:
@@ -857,7 +719,7 @@ aio_rw_lock_get_readers (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), 0);
 
-  SNAPSHOT (self, guint, aio_rw_lock_state_readers (&self->state));
+  return snapshot (self).readers;
 }
 
 /**
@@ -875,7 +737,7 @@ aio_rw_lock_is_read_locked (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
 
-  SNAPSHOT (self, gboolean, aio_rw_lock_state_readers (&self->state) > 0);
+  return snapshot (self).readers > 0;
 }
 
 /**
@@ -893,7 +755,7 @@ aio_rw_lock_is_write_locked (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
 
-  SNAPSHOT (self, gboolean, self->state.writer);
+  return snapshot (self).write_locked;
 }
 
 /**
@@ -911,7 +773,7 @@ aio_rw_lock_get_pending_readers (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), 0);
 
-  SNAPSHOT (self, guint, aio_rw_lock_state_pending_readers (&self->state));
+  return snapshot (self).pending_readers;
 }
 
 /**
@@ -929,7 +791,7 @@ aio_rw_lock_get_pending_writers (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), 0);
 
-  SNAPSHOT (self, guint, aio_rw_lock_state_pending_writers (&self->state));
+  return snapshot (self).pending_writers;
 }
 
 /**
@@ -947,5 +809,5 @@ aio_rw_lock_is_closed (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
 
-  SNAPSHOT (self, gboolean, self->state.closed);
+  return snapshot (self).closed;
 }

@@ -241,7 +241,8 @@ on_acquired_cancel_then_finish (GObject      *source,
 {
   CancelOther *co = user_data;
 
-  /* Cancelled after delivery but before _finish: still never a success. */
+  /* Cancelled once the callback has started: too late, the callback has
+   * the guard and _finish returns it. */
   g_cancellable_cancel (co->cancel_this);
   aio_test_on_acquired (source, result, &co->request);
 }
@@ -255,8 +256,152 @@ test_cancel_before_finish (void)
 
   aio_rw_lock_acquire_read_async (lock, cancellable, on_acquired_cancel_then_finish, &r);
   aio_test_wait (&r.request);
-  aio_test_assert_failed (&r.request, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  aio_test_assert_granted (&r.request);
+  g_assert_true (g_cancellable_is_cancelled (cancellable));
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  aio_test_iterate_pending (NULL);
+  g_assert_true (aio_rw_lock_guard_is_held (r.request.guard));
+  aio_test_release (&r.request);
   aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+/* ---- The line is the moment the callback starts ----
+ *
+ * A's grant has been decided, and a cancel lands before A's callback
+ * starts: the callback must find the hold already handed on to B, and
+ * A's _finish reports CANCELLED. */
+
+typedef struct
+{
+  AioRwLock      *lock;
+  GCancellable   *cancellable;
+  AioRwLockGuard *holder;
+  Request         a, b, probe;
+  gboolean        cancel_ran;
+  /* What A's callback saw as it started. */
+  gboolean        cancelled_at_start;
+  gboolean        write_locked_at_start;
+  guint           pending_writers_at_start;
+} Window;
+
+static void
+on_a_acquired (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Window *w = user_data;
+
+  w->cancelled_at_start = g_cancellable_is_cancelled (w->cancellable);
+  w->write_locked_at_start = aio_rw_lock_is_write_locked (w->lock);
+  w->pending_writers_at_start = aio_rw_lock_get_pending_writers (w->lock);
+  aio_test_on_acquired (source, result, &w->a);
+}
+
+static void
+window_check (Window *w)
+{
+  aio_test_wait (&w->a);
+  g_assert_true (w->cancelled_at_start);
+  aio_test_assert_failed (&w->a, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  /* B had the lock before A's callback started. */
+  g_assert_true (w->write_locked_at_start);
+  g_assert_cmpuint (w->pending_writers_at_start, ==, 0);
+
+  aio_test_wait (&w->b);
+  aio_test_assert_granted (&w->b);
+  aio_test_release (&w->b);
+  aio_test_assert_state (w->lock, 0, FALSE, 0, 0);
+}
+
+/* Runs first in the iteration: A is granted at once, in this iteration. */
+static gboolean
+on_window_grant (gpointer user_data)
+{
+  Window *w = user_data;
+
+  aio_rw_lock_guard_unref (g_steal_pointer (&w->holder));
+  aio_rw_lock_acquire_write_async (w->lock, w->cancellable, on_a_acquired, w);
+  aio_test_assert_state (w->lock, 0, TRUE, 0, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs last in the same iteration, after the completions were dispatched:
+ * B queues behind A, then A is cancelled. */
+static gboolean
+on_window_cancel (gpointer user_data)
+{
+  Window *w = user_data;
+
+  aio_test_acquire (w->lock, WRITE, -1, NULL, &w->b);
+  g_assert_false (w->a.done);
+  g_cancellable_cancel (w->cancellable);
+  w->cancel_ran = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The cancel comes from a source of the waiter's own context, dispatched
+ * after the library's completions in the iteration that completes A. */
+static void
+test_cancel_window_same_context (void)
+{
+  GMainContext *context = g_main_context_new ();
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Window w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
+  GSource *grant, *cancel;
+
+  g_main_context_push_thread_default (context);
+  w.holder = aio_rw_lock_try_acquire_write (lock);
+
+  /* Attached in this order, all at the default priority, all ready in one
+   * iteration: the grant, the library's completions (made ready by a
+   * request that fails at once), the cancel. */
+  grant = g_idle_source_new ();
+  g_source_set_priority (grant, G_PRIORITY_DEFAULT);
+  g_source_set_callback (grant, on_window_grant, &w, NULL);
+  g_source_attach (grant, context);
+  aio_test_acquire (lock, READ, 0, NULL, &w.probe);
+  cancel = g_idle_source_new ();
+  g_source_set_priority (cancel, G_PRIORITY_DEFAULT);
+  g_source_set_callback (cancel, on_window_cancel, &w, NULL);
+  g_source_attach (cancel, context);
+
+  g_main_context_iteration (context, FALSE);
+  g_assert_true (w.cancel_ran);
+  g_assert_true (w.probe.done);
+  aio_test_assert_failed (&w.probe, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  window_check (&w);
+
+  g_source_unref (grant);
+  g_source_unref (cancel);
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+}
+
+static gpointer
+cancel_now (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+/* The cancel comes from another thread after the grant, while A's context
+ * has not been iterated yet. */
+static void
+test_cancel_window_other_thread (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Window w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
+  AioRwLockGuard *holder = aio_rw_lock_try_acquire_write (lock);
+
+  aio_rw_lock_acquire_write_async (lock, cancellable, on_a_acquired, &w);
+  aio_test_acquire (lock, WRITE, -1, NULL, &w.b);
+  aio_rw_lock_guard_unref (holder);
+  aio_test_assert_state (lock, 0, TRUE, 0, 1);  /* A granted, B waits */
+
+  g_thread_join (g_thread_new ("canceller", cancel_now, cancellable));
+  window_check (&w);
 }
 
 /* Cancelling after finish changes nothing: the guard holds. */
@@ -307,6 +452,90 @@ cancel_in_thread (gpointer data)
   return NULL;
 }
 
+typedef struct
+{
+  GCancellable *cancellable;
+  gint64        delay_usec;
+  gint64        start;      /* when the grant was made; set before go */
+  gint          running;
+  gint          go;
+} RacingCancel;
+
+static gpointer
+cancel_after_spin (gpointer data)
+{
+  RacingCancel *rc = data;
+
+  g_atomic_int_set (&rc->running, TRUE);
+  while (!g_atomic_int_get (&rc->go))
+    g_thread_yield ();
+  while (g_get_monotonic_time () < rc->start + rc->delay_usec)
+    ;
+  g_cancellable_cancel (rc->cancellable);
+  return NULL;
+}
+
+/* The same, with the cancel racing the delivery from another thread at
+ * random moments: whichever side of the line it lands on, what the
+ * callback sees must match (handed on and CANCELLED, or the guard).
+ * AIO_RACE_ROUNDS sets the number of rounds (default 2000). */
+static void
+test_cancel_window_racing_thread (void)
+{
+  const char *env = g_getenv ("AIO_RACE_ROUNDS");
+  guint rounds = env != NULL ? (guint) g_ascii_strtoull (env, NULL, 10) : 2000;
+  g_autoptr(GRand) rand = g_rand_new ();
+  guint n_cancelled = 0, n_granted = 0;
+
+  for (guint round = 0; round < rounds; round++)
+    {
+      g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      Window w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
+      AioRwLockGuard *holder = aio_rw_lock_try_acquire_write (lock);
+      RacingCancel rc = { cancellable, g_rand_int_range (rand, 0, 12), 0, FALSE, FALSE };
+      GThread *thread;
+
+      aio_rw_lock_acquire_write_async (lock, cancellable, on_a_acquired, &w);
+      aio_test_acquire (lock, WRITE, -1, NULL, &w.b);
+      thread = g_thread_new ("canceller", cancel_after_spin, &rc);
+      while (!g_atomic_int_get (&rc.running))
+        g_thread_yield ();
+
+      /* The grant, then the delivery, while the thread counts down. */
+      aio_rw_lock_guard_unref (holder);
+      rc.start = g_get_monotonic_time ();
+      g_atomic_int_set (&rc.go, TRUE);
+      aio_test_wait (&w.a);
+      g_thread_join (thread);
+
+      if (w.a.error != NULL)
+        {
+          /* Cancelled: B had the lock before A's callback started. */
+          n_cancelled++;
+          g_assert_true (w.cancelled_at_start);
+          aio_test_assert_failed (&w.a, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          g_assert_true (w.write_locked_at_start);
+          g_assert_cmpuint (w.pending_writers_at_start, ==, 0);
+        }
+      else
+        {
+          /* Too late: the callback has the guard, B waits for it. */
+          n_granted++;
+          aio_test_assert_granted (&w.a);
+          g_assert_true (aio_rw_lock_guard_is_held (w.a.guard));
+          g_assert_cmpuint (w.pending_writers_at_start, ==, 1);
+          aio_test_release (&w.a);
+        }
+      aio_test_wait (&w.b);
+      aio_test_assert_granted (&w.b);
+      aio_test_release (&w.b);
+      aio_test_assert_state (lock, 0, FALSE, 0, 0);
+    }
+
+  g_test_message ("cancel before the callback: %u, after: %u", n_cancelled, n_granted);
+}
+
 /* Cancelled from another thread while queued. */
 static void
 test_cancel_from_thread (void)
@@ -343,6 +572,9 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/cancel/between-deliveries", test_cancel_between_deliveries);
   g_test_add_func ("/Aio/RwLock/cancel/before-finish", test_cancel_before_finish);
   g_test_add_func ("/Aio/RwLock/cancel/after-finish", test_cancel_after_finish);
+  g_test_add_func ("/Aio/RwLock/cancel/window/same-context", test_cancel_window_same_context);
+  g_test_add_func ("/Aio/RwLock/cancel/window/other-thread", test_cancel_window_other_thread);
+  g_test_add_func ("/Aio/RwLock/cancel/window/racing-thread", test_cancel_window_racing_thread);
   g_test_add_func ("/Aio/RwLock/cancel/shared-cancellable", test_cancel_shared_cancellable);
   g_test_add_func ("/Aio/RwLock/cancel/from-thread", test_cancel_from_thread);
 

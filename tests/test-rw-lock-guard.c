@@ -36,7 +36,7 @@ test_reenter_table (void)
     { READ, WRITE, "Cannot upgrade a read hold to write" },
     { UPGRADABLE, READ, NULL },
     { UPGRADABLE, UPGRADABLE, NULL },
-    { UPGRADABLE, WRITE, "Cannot re-enter an upgradable read hold as write; upgrade it with aio_rw_lock_guard_upgrade_async()" },
+    { UPGRADABLE, WRITE, "Cannot re-enter an upgradable read hold as write; upgrade the guard with upgrade_async() instead" },
     { WRITE, READ, NULL },
     { WRITE, UPGRADABLE, NULL },
     { WRITE, WRITE, NULL },
@@ -66,11 +66,95 @@ test_reenter_table (void)
           g_assert_true (aio_rw_lock_guard_get_lock (again) == lock);
         }
 
-      /* Sharing a hold changes nothing the lock counts. */
+      /* Sharing a hold changes nothing the lock counts, except that a
+       * WRITE hold with a read guard re-entered from it also counts as one
+       * read hold (as aiorwlock's reader.locked for a writer task). */
+      if (table[i].refusal == NULL && table[i].have == WRITE && table[i].want != WRITE)
+        readers++;
       g_assert_cmpuint (aio_rw_lock_get_readers (lock), ==, readers);
+      g_assert_cmpint (aio_rw_lock_is_read_locked (lock), ==, readers > 0);
       g_assert_cmpint (aio_rw_lock_is_write_locked (lock), ==, write_locked);
       g_assert_true (aio_rw_lock_guard_is_held (guard));
     }
+}
+
+/* The readers of a WRITE hold: one while a READ or UPGRADABLE_READ guard
+ * re-entered from it lives, however many, none once they are released. */
+static void
+test_reenter_write_hold_counts_readers (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  AioRwLockGuard *writer = acquire_now (lock, WRITE);
+  g_autoptr(GError) error = NULL;
+  AioRwLockGuard *r1, *r2, *u, *w2;
+
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+  w2 = aio_rw_lock_guard_reenter (writer, WRITE, &error);
+  g_assert_no_error (error);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+
+  r1 = aio_rw_lock_guard_reenter (writer, READ, &error);
+  g_assert_no_error (error);
+  aio_test_assert_state (lock, 1, TRUE, 0, 0);
+  g_assert_true (aio_rw_lock_is_read_locked (lock));
+  r2 = aio_rw_lock_guard_reenter (w2, READ, &error);
+  g_assert_no_error (error);
+  u = aio_rw_lock_guard_reenter (writer, UPGRADABLE, &error);
+  g_assert_no_error (error);
+  aio_test_assert_state (lock, 1, TRUE, 0, 0);
+
+  aio_rw_lock_guard_release (r1);
+  aio_rw_lock_guard_release (r2);
+  aio_test_assert_state (lock, 1, TRUE, 0, 0);  /* u still reads */
+  aio_rw_lock_guard_release (u);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+
+  /* A read guard again, then the WRITE guards go: a plain read hold. */
+  aio_rw_lock_guard_unref (r1);
+  r1 = aio_rw_lock_guard_reenter (w2, READ, &error);
+  g_assert_no_error (error);
+  aio_test_assert_state (lock, 1, TRUE, 0, 0);
+  aio_rw_lock_guard_release (writer);
+  aio_test_assert_state (lock, 1, TRUE, 0, 0);
+  aio_rw_lock_guard_release (w2);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  aio_rw_lock_guard_release (r1);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+
+  aio_rw_lock_guard_unref (r1);
+  aio_rw_lock_guard_unref (r2);
+  aio_rw_lock_guard_unref (u);
+  aio_rw_lock_guard_unref (w2);
+  aio_rw_lock_guard_unref (writer);
+}
+
+/* The same when the WRITE hold came from an upgrade of a hold that has
+ * READ guards, and after a downgrade back. */
+static void
+test_reenter_upgraded_hold_counts_readers (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GError) error = NULL;
+  AioRwLockGuard *reader;
+  Request up = { 0 };
+
+  up.guard = acquire_now (lock, UPGRADABLE);
+  reader = aio_rw_lock_guard_reenter (up.guard, READ, &error);
+  g_assert_no_error (error);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+
+  aio_rw_lock_guard_upgrade_async (up.guard, NULL, aio_test_on_upgraded, &up);
+  aio_test_wait (&up);
+  g_assert_true (up.upgraded);
+  aio_test_assert_state (lock, 1, TRUE, 0, 0);
+
+  aio_rw_lock_guard_downgrade (up.guard);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  aio_rw_lock_guard_unref (reader);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  aio_test_release (&up);
+  aio_test_request_clear (&up);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
 }
 
 /* Re-entry is granted at once even while writers wait (FAIR would queue
@@ -114,7 +198,7 @@ test_reenter_release_write_keeps_read (void)
   g_assert_no_error (error);
   aio_test_acquire (lock, READ, -1, NULL, &r);
   aio_test_acquire (lock, WRITE, -1, NULL, &w);
-  aio_test_assert_state (lock, 0, TRUE, 1, 1);
+  aio_test_assert_state (lock, 1, TRUE, 1, 1);  /* the WRITE hold reads too */
 
   aio_rw_lock_guard_release (writer);
   aio_rw_lock_guard_unref (writer);
@@ -560,8 +644,8 @@ on_upgraded_cancel_then_finish (GObject      *source,
   aio_test_on_upgraded (source, result, &ctf->request);
 }
 
-/* Cancelled after delivery, before _finish: still CANCELLED, and the guard
- * is UPGRADABLE_READ again, letting readers back in. */
+/* Cancelled once the callback has started: too late, the upgrade holds
+ * and _finish says so, although the cancellable is cancelled by then. */
 static void
 test_upgrade_cancelled_before_finish (void)
 {
@@ -573,11 +657,157 @@ test_upgrade_cancelled_before_finish (void)
   aio_rw_lock_guard_upgrade_async (ctf.request.guard, cancellable,
                                    on_upgraded_cancel_then_finish, &ctf);
   aio_test_wait (&ctf.request);
-  g_assert_error (ctf.request.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_cmpint (aio_rw_lock_guard_get_mode (ctf.request.guard), ==, UPGRADABLE);
-  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  g_assert_no_error (ctf.request.error);
+  g_assert_true (ctf.request.upgraded);
+  g_assert_true (g_cancellable_is_cancelled (cancellable));
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (ctf.request.guard), ==, WRITE);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
   aio_test_release (&ctf.request);
   aio_test_request_clear (&ctf.request);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+}
+
+/* ---- The line is the moment the callback starts, for upgrades ----
+ *
+ * The upgrade of U has been granted, and a cancel lands before its
+ * callback starts: the callback must find U an UPGRADABLE_READ hold again
+ * (the lock not write-held), with writer B waiting for it, and _finish
+ * reports CANCELLED. */
+
+typedef struct
+{
+  AioRwLock      *lock;
+  GCancellable   *cancellable;
+  AioRwLockGuard *reader;
+  Request         up, b, probe;
+  gboolean        cancel_ran;
+  gboolean        cancelled_at_start;
+  gboolean        write_locked_at_start;
+  guint           readers_at_start;
+  guint           pending_writers_at_start;
+} UpgradeWindow;
+
+static void
+on_window_upgraded (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  UpgradeWindow *w = user_data;
+
+  w->cancelled_at_start = g_cancellable_is_cancelled (w->cancellable);
+  w->write_locked_at_start = aio_rw_lock_is_write_locked (w->lock);
+  w->readers_at_start = aio_rw_lock_get_readers (w->lock);
+  w->pending_writers_at_start = aio_rw_lock_get_pending_writers (w->lock);
+  aio_test_on_upgraded (source, result, &w->up);
+}
+
+static void
+upgrade_window_check (UpgradeWindow *w)
+{
+  aio_test_wait (&w->up);
+  g_assert_true (w->cancelled_at_start);
+  g_assert_error (w->up.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (w->up.upgraded);
+  g_assert_false (w->write_locked_at_start);
+  g_assert_cmpuint (w->readers_at_start, ==, 1);
+  g_assert_cmpuint (w->pending_writers_at_start, ==, 1);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (w->up.guard), ==, UPGRADABLE);
+
+  aio_test_release (&w->up);
+  aio_test_request_clear (&w->up);
+  aio_test_wait (&w->b);
+  aio_test_assert_granted (&w->b);
+  aio_test_release (&w->b);
+  aio_test_assert_state (w->lock, 0, FALSE, 0, 0);
+}
+
+/* First in the iteration: the upgrade is granted at once, in this one. */
+static gboolean
+on_upgrade_window_grant (gpointer user_data)
+{
+  UpgradeWindow *w = user_data;
+
+  aio_rw_lock_guard_unref (g_steal_pointer (&w->reader));
+  aio_rw_lock_guard_upgrade_async (w->up.guard, w->cancellable, on_window_upgraded, w);
+  aio_test_assert_state (w->lock, 0, TRUE, 0, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* Last in the same iteration, after the library's completions. */
+static gboolean
+on_upgrade_window_cancel (gpointer user_data)
+{
+  UpgradeWindow *w = user_data;
+
+  aio_test_acquire (w->lock, WRITE, -1, NULL, &w->b);
+  g_assert_false (w->up.done);
+  g_cancellable_cancel (w->cancellable);
+  w->cancel_ran = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_upgrade_window_same_context (void)
+{
+  GMainContext *context = g_main_context_new ();
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  UpgradeWindow w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
+  GSource *grant, *cancel;
+
+  g_main_context_push_thread_default (context);
+  w.up.guard = acquire_now (lock, UPGRADABLE);
+  w.reader = acquire_now (lock, READ);
+
+  /* In this order, at the default priority, ready in one iteration: the
+   * grant, the library's completions (made ready by a request that fails
+   * at once), the cancel. */
+  grant = g_idle_source_new ();
+  g_source_set_priority (grant, G_PRIORITY_DEFAULT);
+  g_source_set_callback (grant, on_upgrade_window_grant, &w, NULL);
+  g_source_attach (grant, context);
+  aio_test_acquire (lock, WRITE, 0, NULL, &w.probe);
+  cancel = g_idle_source_new ();
+  g_source_set_priority (cancel, G_PRIORITY_DEFAULT);
+  g_source_set_callback (cancel, on_upgrade_window_cancel, &w, NULL);
+  g_source_attach (cancel, context);
+
+  g_main_context_iteration (context, FALSE);
+  g_assert_true (w.cancel_ran);
+  g_assert_true (w.probe.done);
+  aio_test_assert_failed (&w.probe, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  upgrade_window_check (&w);
+
+  g_source_unref (grant);
+  g_source_unref (cancel);
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+}
+
+static gpointer
+cancel_now (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+/* From another thread, after the grant, before the context was iterated. */
+static void
+test_upgrade_window_other_thread (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  UpgradeWindow w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
+  AioRwLockGuard *reader = acquire_now (lock, READ);
+
+  w.up.guard = acquire_now (lock, UPGRADABLE);
+  aio_rw_lock_guard_upgrade_async (w.up.guard, cancellable, on_window_upgraded, &w);
+  aio_test_acquire (lock, WRITE, -1, NULL, &w.b);
+  aio_rw_lock_guard_unref (reader);
+  aio_test_assert_state (lock, 0, TRUE, 0, 1);  /* the upgrade granted, B waits */
+
+  g_thread_join (g_thread_new ("canceller", cancel_now, cancellable));
+  upgrade_window_check (&w);
 }
 
 /* An UPGRADABLE_READ hold upgraded to WRITE and downgraded back to READ. */
@@ -606,6 +836,8 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/Aio/RwLock/guard/reenter/table", test_reenter_table);
+  g_test_add_func ("/Aio/RwLock/guard/reenter/write-hold-counts-readers", test_reenter_write_hold_counts_readers);
+  g_test_add_func ("/Aio/RwLock/guard/reenter/upgraded-hold-counts-readers", test_reenter_upgraded_hold_counts_readers);
   g_test_add_func ("/Aio/RwLock/guard/reenter/while-writer-waits", test_reenter_while_writer_waits);
   g_test_add_func ("/Aio/RwLock/guard/reenter/release-write-keeps-read", test_reenter_release_write_keeps_read);
   g_test_add_func ("/Aio/RwLock/guard/reenter/released", test_reenter_released);
@@ -624,6 +856,8 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/guard/upgrade/lock-pair", test_upgrade_lock_pair);
   g_test_add_func ("/Aio/RwLock/guard/upgrade/cancelled-before-finish", test_upgrade_cancelled_before_finish);
   g_test_add_func ("/Aio/RwLock/guard/upgrade/refused-second-keeps-first", test_upgrade_refused_second_keeps_first);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/window/same-context", test_upgrade_window_same_context);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/window/other-thread", test_upgrade_window_other_thread);
 
   return g_test_run ();
 }

@@ -183,7 +183,7 @@ test_wrong_upgrade_finish (void)
   aio_rw_lock_guard_upgrade_async (up, NULL, save_result, &save);
   aio_test_iterate_until (NULL, &save.done);
 
-  expect_critical ("*task_data*");
+  expect_critical ("*upgrade_get_guard*");
   g_assert_false (aio_rw_lock_guard_upgrade_finish (reader, save.result, &error));
   g_test_assert_expected_messages ();
   g_assert_true (aio_rw_lock_guard_upgrade_finish (up, save.result, &error));

@@ -75,6 +75,7 @@ typedef struct
   GCancellable  *cancellable;
   int            timeout_msec;
   gint           completions;
+  gboolean       cancelled_here;  /* by its own thread, before its callback */
 } Pending;
 
 typedef struct
@@ -417,20 +418,20 @@ on_acquired (GObject      *source,
   Pending *p = user_data;
   Actor *actor = p->actor;
   g_autoptr(GError) error = NULL;
-  gboolean cancelled_before;
   AioRwLockGuard *guard;
 
   CHECK (g_thread_self () == actor->thread);  /* completed on its own context */
   CHECK (g_atomic_int_add (&p->completions, 1) == 0);
-  /* Cancelled before _finish (another thread may cancel at any time)? */
-  cancelled_before = g_cancellable_is_cancelled (p->cancellable);
   guard = aio_rw_lock_acquire_finish (AIO_RW_LOCK (source), result, &error);
   CHECK ((guard == NULL) != (error == NULL));
 
   if (guard != NULL)
     {
       CHECK (aio_rw_lock_guard_get_mode (guard) == p->mode);
-      CHECK (!cancelled_before);  /* a cancelled request never reports success */
+      CHECK (aio_rw_lock_guard_is_held (guard));
+      /* A cancel that landed before the callback started never lets it
+       * succeed; another thread's may land after that (too late). */
+      CHECK (!p->cancelled_here);
       guard_rec_new (actor, guard, NULL, p->mode);
       g_atomic_int_inc (&stats.granted);
     }
@@ -451,15 +452,13 @@ on_upgraded (GObject      *source,
   Actor *actor = p->actor;
   GuardRec *rec = p->upgrade_of;
   g_autoptr(GError) error = NULL;
-  gboolean cancelled_before;
   gboolean ok;
 
   CHECK (g_thread_self () == actor->thread);
   CHECK (g_atomic_int_add (&p->completions, 1) == 0);
-  cancelled_before = g_cancellable_is_cancelled (p->cancellable);
   ok = aio_rw_lock_guard_upgrade_finish (rec->guard, result, &error);
   CHECK (ok == (error == NULL));
-  CHECK (!(ok && cancelled_before));
+  CHECK (!(ok && p->cancelled_here));
   rec->upgrading = FALSE;
   rec->hold->upgrading = FALSE;
 
@@ -757,6 +756,7 @@ context_step (Actor *actor)
 
     case OP_CANCEL:
       g_cancellable_cancel (p->cancellable);
+      p->cancelled_here = TRUE;
       break;
 
     case OP_HANDOFF:
@@ -902,7 +902,10 @@ finish (Actor *actor)
       Pending *p = actor->pending->pdata[i];
 
       if (p->cancellable != NULL)
-        g_cancellable_cancel (p->cancellable);
+        {
+          g_cancellable_cancel (p->cancellable);
+          p->cancelled_here = TRUE;
+        }
     }
 
   while (actor->guards->len > 0)
@@ -991,6 +994,7 @@ checkpoint (Actor *actors,
             Round *round)
 {
   guint holds[3] = { 0 };
+  guint readers = 0;
   guint pending_readers = 0, pending_writers = 0;
   g_autoptr(GPtrArray) seen = g_ptr_array_new ();
 
@@ -1004,14 +1008,18 @@ checkpoint (Actor *actors,
       for (guint i = 0; i < actor->guards->len; i++)
         {
           GuardRec *rec = actor->guards->pdata[i];
-          AioRwLockMode mode = hold_mode_of (actor, rec->hold, NULL);
+          AioTestModelHold members;
+          AioRwLockMode mode;
 
+          hold_members (actor, rec->hold, NULL, &members);
+          mode = aio_test_model_hold_mode (&members);
           if (!rec->released && !rec->upgrading)
             CHECK (aio_rw_lock_guard_get_mode (rec->guard) == rec->mode);
           if (mode == AIO_RW_LOCK_HOLD_NONE || g_ptr_array_find (seen, rec->hold, NULL))
             continue;
           g_ptr_array_add (seen, rec->hold);
           holds[mode]++;
+          readers += aio_test_model_hold_counts_in_readers (&members);
           CHECK (rec->hold->user_mode == mode);
         }
       for (guint i = 0; i < actor->pending->len; i++)
@@ -1028,10 +1036,15 @@ checkpoint (Actor *actors,
     {
       GuardRec *rec = round->inbox->pdata[i];
 
+      /* A hold of this one guard. */
       holds[rec->hold->user_mode]++;
+      readers += rec->hold->user_mode != WRITE;
     }
 
-  CHECK (aio_rw_lock_get_readers (round->lock) == holds[READ] + holds[UPGRADABLE]);
+  /* DESIGN.md: readers counts the read holds, and a WRITE hold with live
+   * re-entered readers as one more. */
+  CHECK (aio_rw_lock_get_readers (round->lock) == readers);
+  CHECK (aio_rw_lock_is_read_locked (round->lock) == (readers > 0));
   CHECK (aio_rw_lock_is_write_locked (round->lock) == (holds[WRITE] > 0));
   CHECK (holds[WRITE] <= 1 && holds[UPGRADABLE] <= 1);
   CHECK (holds[WRITE] == 0 || holds[READ] + holds[UPGRADABLE] == 0);

@@ -392,6 +392,64 @@ test_blocking_immediate (void)
   aio_test_assert_state (lock, 0, TRUE, 0, 0);
 }
 
+typedef struct
+{
+  gboolean  done;
+  char     *name;
+  gpointer  tag;
+} Named;
+
+static void
+on_named_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Named *n = user_data;
+
+  n->name = g_strdup (g_task_get_name (G_TASK (result)));
+  n->tag = g_task_get_source_tag (G_TASK (result));
+  n->done = TRUE;
+}
+
+/* Each GTask is named and tagged after the call that made it, so
+ * debuggers and profilers show the API call. */
+static void
+test_task_names (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) guard = NULL;
+  Named n[5] = { { 0 } };
+  static const struct {
+    const char *name;
+    gpointer    tag;
+  } expected[] = {
+    { "aio_rw_lock_acquire_read_async", aio_rw_lock_acquire_read_async },
+    { "aio_rw_lock_acquire_write_async", aio_rw_lock_acquire_write_async },
+    { "aio_rw_lock_acquire_async", aio_rw_lock_acquire_async },
+    { "aio_rw_lock_guard_upgrade_async", aio_rw_lock_guard_upgrade_async },
+    { "aio_rw_lock_upgrade_async", aio_rw_lock_upgrade_async },
+  };
+
+  guard = aio_rw_lock_try_acquire_read (lock);
+  aio_rw_lock_acquire_read_async (lock, NULL, on_named_done, &n[0]);
+  aio_rw_lock_acquire_write_async (lock, NULL, on_named_done, &n[1]);
+  aio_rw_lock_acquire_async (lock, AIO_RW_LOCK_MODE_READ, 0, NULL, on_named_done, &n[2]);
+  /* A READ guard cannot upgrade: both fail at once, which is enough. */
+  aio_rw_lock_guard_upgrade_async (guard, NULL, on_named_done, &n[3]);
+  aio_rw_lock_upgrade_async (lock, guard, NULL, on_named_done, &n[4]);
+  /* The writer enters once the READ holds are gone (the first one's with
+   * its task: its callback does not finish it). */
+  g_clear_pointer (&guard, aio_rw_lock_guard_unref);
+
+  for (guint i = 0; i < G_N_ELEMENTS (n); i++)
+    {
+      aio_test_iterate_until (NULL, &n[i].done);
+      g_assert_cmpstr (n[i].name, ==, expected[i].name);
+      g_assert_true (n[i].tag == expected[i].tag);
+      g_free (n[i].name);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -412,6 +470,7 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/timeout/never-revokes", test_timeout_never_revokes);
   g_test_add_func ("/Aio/RwLock/close", test_close);
   g_test_add_func ("/Aio/RwLock/blocking/immediate", test_blocking_immediate);
+  g_test_add_func ("/Aio/RwLock/task-names", test_task_names);
 
   return g_test_run ();
 }

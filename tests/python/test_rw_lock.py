@@ -173,6 +173,25 @@ def test_reenter(lock):
     assert lock.props.readers == 0
 
 
+def test_a_write_hold_with_read_guards_counts_as_a_reader(lock):
+    # As aiorwlock's reader.locked is true for a writer task that takes the
+    # reader lock too.
+    write = lock.try_acquire_write()
+    assert lock.props.readers == 0 and not lock.props.read_locked
+    read = write.reenter(READ)
+    upgradable = write.reenter(UPGRADABLE_READ)
+    assert lock.props.write_locked and lock.props.read_locked
+    assert lock.props.readers == 1 and lock.get_readers() == 1
+    assert lock.is_read_locked()
+    read.release()
+    assert lock.props.readers == 1
+    upgradable.release()
+    assert lock.props.readers == 0 and not lock.props.read_locked
+    assert lock.props.write_locked
+    write.release()
+    assert not lock.props.write_locked
+
+
 def test_reenter_write_from_read_would_deadlock(lock):
     guard = lock.try_acquire_read()
     with pytest.raises(GLib.Error) as excinfo:

@@ -1,0 +1,869 @@
+/* aio-rw-lock-core.c: the lock's mutex and every transition made under it
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "aio-rw-lock-core.h"
+#include "aio-rw-lock-waiter.h"
+
+/* The one file that takes the lock's mutex. Every function named
+ * *_locked runs with it held and is static here.
+ *
+ * Lock order: the core's mutex, then a completion source's, then GLib's
+ * own (a context's). The mutex is never held while a cancellable is
+ * connected or disconnected (a "cancelled" handler running in another
+ * thread takes it, and disconnecting waits for that handler), nor while
+ * anyone else's code runs.
+ *
+ * A request's life: submitted (granted, refused or queued); while queued,
+ * served (granted), or withdrawn (cancelled, expired, closed); once
+ * granted, revoked if cancelled before its caller learns of it; delivered
+ * on the caller's context (or in the caller's thread, for a blocking one)
+ * immediately before the caller is told. The delivery is the line of
+ * DESIGN.md: a cancel that lands before it hands the hold back, one that
+ * lands after it is too late. */
+
+/* Guards that re-entered one another share a hold: the state counts the
+ * hold once, in the strongest mode among its unreleased guards. A guard
+ * never re-entered has no AioRwLockHold: its own mode is the hold's. */
+struct _AioRwLockHold
+{
+  gatomicrefcount ref_count;  /* guards pointing here */
+  guint           n[3];       /* unreleased guards per mode; under the mutex */
+};
+
+struct _AioRwLockGuard
+{
+  gatomicrefcount  ref_count;
+  gint             released;   /* set under the mutex; read atomically */
+  AioRwLockMode    mode;       /* as the lock counts it; under the mutex */
+  AioRwLockCore   *core;       /* its lock (core->owner) is referenced */
+  AioRwLockHold   *hold;       /* shared with re-entered guards, or NULL */
+  AioRwLockWaiter *upgrade;    /* an upgrade whose caller has not learnt its
+                                * outcome yet (not owned) */
+};
+
+void
+aio_rw_lock_core_init (AioRwLockCore *self,
+                       GObject       *owner)
+{
+  g_mutex_init (&self->mutex);
+  aio_rw_lock_state_init (&self->state, AIO_RW_LOCK_POLICY_FAIR);
+  self->write_hold = NULL;
+  self->owner = owner;
+}
+
+/* Guards and waiters keep the lock alive: nothing can be held or queued.
+ * Nothing of the lock is left in any main context either. */
+void
+aio_rw_lock_core_clear (AioRwLockCore *self)
+{
+  g_assert (aio_rw_lock_state_is_idle (&self->state));
+  g_mutex_clear (&self->mutex);
+}
+
+/* At construction, before anyone else can see the lock. */
+void
+aio_rw_lock_core_set_policy (AioRwLockCore   *self,
+                             AioRwLockPolicy  policy)
+{
+  self->state.policy = policy;
+}
+
+AioRwLockPolicy
+aio_rw_lock_core_get_policy (AioRwLockCore *self)
+{
+  return self->state.policy;
+}
+
+/* ---- Holds and guards ---- */
+
+static AioRwLockMode
+hold_mode_locked (AioRwLockGuard *guard)
+{
+  const guint *n;
+
+  if (guard->hold == NULL)
+    return guard->released ? AIO_RW_LOCK_HOLD_NONE : guard->mode;
+
+  n = guard->hold->n;
+  if (n[AIO_RW_LOCK_MODE_WRITE] > 0)
+    return AIO_RW_LOCK_MODE_WRITE;
+  if (n[AIO_RW_LOCK_MODE_UPGRADABLE_READ] > 0)
+    return AIO_RW_LOCK_MODE_UPGRADABLE_READ;
+  if (n[AIO_RW_LOCK_MODE_READ] > 0)
+    return AIO_RW_LOCK_MODE_READ;
+  return AIO_RW_LOCK_HOLD_NONE;
+}
+
+/* Changes the guard's mode (NONE: releases it) and the mode of its hold,
+ * not yet the state's count of it; returns that change. */
+static void
+set_guard_mode_locked (AioRwLockCore  *self,
+                       AioRwLockGuard *guard,
+                       AioRwLockMode   mode,
+                       AioRwLockMode  *hold_from,
+                       AioRwLockMode  *hold_to)
+{
+  *hold_from = hold_mode_locked (guard);
+
+  if (guard->hold != NULL)
+    {
+      guard->hold->n[guard->mode]--;
+      if (mode != AIO_RW_LOCK_HOLD_NONE)
+        guard->hold->n[mode]++;
+    }
+
+  if (mode == AIO_RW_LOCK_HOLD_NONE)
+    g_atomic_int_set (&guard->released, TRUE);
+  else
+    guard->mode = mode;
+
+  *hold_to = hold_mode_locked (guard);
+
+  /* The shared WRITE hold, whose read guards count as one reader. */
+  if (guard->hold != NULL && *hold_to == AIO_RW_LOCK_MODE_WRITE)
+    self->write_hold = guard->hold;
+  else if (guard->hold != NULL && guard->hold == self->write_hold)
+    self->write_hold = NULL;
+}
+
+/* The same, and the state counts the hold in its new mode. Whoever may
+ * enter now is not served yet. */
+static void
+change_mode_locked (AioRwLockCore  *self,
+                    AioRwLockGuard *guard,
+                    AioRwLockMode   mode)
+{
+  AioRwLockMode from, to;
+
+  set_guard_mode_locked (self, guard, mode, &from, &to);
+  aio_rw_lock_state_convert (&self->state, from, to);
+}
+
+/* The mode the guard's owner sees: a granted upgrade shows once its
+ * caller learns of it (until then the lock counts the hold as WRITE). */
+static AioRwLockMode
+visible_mode_locked (AioRwLockGuard *guard)
+{
+  if (guard->upgrade != NULL && guard->upgrade->changed_mode)
+    return AIO_RW_LOCK_MODE_UPGRADABLE_READ;
+  return guard->mode;
+}
+
+static AioRwLockGuard *
+guard_new (AioRwLockCore *self,
+           AioRwLockMode  mode)
+{
+  /* g_new (), not g_new0 (): glibc's calloc () bypasses its thread cache. */
+  AioRwLockGuard *guard = g_new (AioRwLockGuard, 1);
+
+  g_atomic_ref_count_init (&guard->ref_count);
+  guard->released = FALSE;
+  guard->mode = mode;
+  guard->core = self;
+  guard->hold = NULL;
+  guard->upgrade = NULL;
+  g_object_ref (self->owner);
+
+  return guard;
+}
+
+/* ---- Requests ---- */
+
+static void serve_locked (AioRwLockCore *self);
+
+/* A request's status changes from NEW or QUEUED; its owner is woken. */
+static void
+settle_locked (AioRwLockCore         *self,
+               AioRwLockWaiter       *waiter,
+               AioRwLockWaiterStatus  status,
+               AioRwLockFailure       failure)
+{
+  g_assert (waiter->status == AIO_RW_LOCK_WAITER_NEW ||
+            waiter->status == AIO_RW_LOCK_WAITER_QUEUED);
+  g_assert ((status == AIO_RW_LOCK_WAITER_FAILED) == (failure != AIO_RW_LOCK_FAILURE_NONE));
+
+  waiter->status = status;
+  waiter->failure = failure;
+
+  /* A granted upgrade: the state counts the hold as WRITE already. A
+   * guard whose hold was exclusive before changes nothing the state sees. */
+  if (status == AIO_RW_LOCK_WAITER_GRANTED && waiter->request.is_upgrade &&
+      !waiter->guard->released && waiter->guard->mode == AIO_RW_LOCK_MODE_UPGRADABLE_READ)
+    {
+      AioRwLockMode from, to;
+
+      set_guard_mode_locked (self, waiter->guard, AIO_RW_LOCK_MODE_WRITE, &from, &to);
+      waiter->changed_mode = TRUE;
+    }
+
+  aio_rw_lock_waiter_wake (waiter);
+}
+
+/* Grants every waiting request that may enter now. Each grant is counted
+ * at once; the waiters learn of it later, from their own contexts. */
+static void
+serve_locked (AioRwLockCore *self)
+{
+  AioRwLockRequest *request;
+
+  while ((request = aio_rw_lock_state_grant_next (&self->state)) != NULL)
+    settle_locked (self, (AioRwLockWaiter *) request,
+                   AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
+}
+
+static void on_deadline_due (AioRwLockWaiter *waiter);
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  on_deadline_due (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* A new request, an acquisition or the upgrade of waiter->guard: granted
+ * now, refused now, or queued. The one decision tree for both. */
+static void
+submit_locked (AioRwLockCore   *self,
+               AioRwLockWaiter *waiter,
+               int              timeout_msec)
+{
+  AioRwLockGuard *guard = waiter->request.is_upgrade ? waiter->guard : NULL;
+  AioRwLockFailure refusal = AIO_RW_LOCK_FAILURE_NONE;
+  gboolean entered = FALSE;
+
+  if (g_cancellable_is_cancelled (waiter->cancellable))
+    refusal = AIO_RW_LOCK_FAILURE_CANCELLED;
+  else if (guard != NULL && guard->released)
+    refusal = AIO_RW_LOCK_FAILURE_ALREADY_RELEASED;
+  else if (guard != NULL && guard->mode == AIO_RW_LOCK_MODE_READ)
+    refusal = AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ;
+  else if (guard != NULL && (guard->upgrade != NULL || self->state.upgrade != NULL))
+    refusal = AIO_RW_LOCK_FAILURE_UPGRADE_PENDING;
+
+  if (refusal == AIO_RW_LOCK_FAILURE_NONE && guard != NULL)
+    {
+      /* Pending from here until its caller learns the outcome. */
+      guard->upgrade = waiter;
+      /* A hold that is exclusive already upgrades at once, closed or not. */
+      entered = hold_mode_locked (guard) == AIO_RW_LOCK_MODE_WRITE;
+    }
+
+  if (refusal == AIO_RW_LOCK_FAILURE_NONE && !entered)
+    {
+      if (self->state.closed)
+        refusal = AIO_RW_LOCK_FAILURE_CLOSED;
+      else if (guard != NULL)
+        entered = aio_rw_lock_state_try_upgrade (&self->state);
+      else
+        entered = aio_rw_lock_state_try_enter (&self->state, waiter->request.mode);
+    }
+
+  if (refusal == AIO_RW_LOCK_FAILURE_NONE && !entered && timeout_msec == 0)
+    refusal = AIO_RW_LOCK_FAILURE_NOT_AT_ONCE;
+
+  if (entered)
+    settle_locked (self, waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
+  else if (refusal != AIO_RW_LOCK_FAILURE_NONE)
+    settle_locked (self, waiter, AIO_RW_LOCK_WAITER_FAILED, refusal);
+  else
+    {
+      if (guard != NULL)
+        aio_rw_lock_state_enqueue_upgrade (&self->state, &waiter->request);
+      else
+        aio_rw_lock_state_enqueue (&self->state, &waiter->request);
+      waiter->status = AIO_RW_LOCK_WAITER_QUEUED;
+      if (timeout_msec > 0 && waiter->task != NULL)
+        aio_rw_lock_waiter_start_deadline (waiter, timeout_msec, on_deadline);
+    }
+}
+
+/* A request that was cancelled, or whose deadline passed, while it was
+ * waiting gives up its place; whoever it blocked is served. */
+static void
+withdraw_locked (AioRwLockCore    *self,
+                 AioRwLockWaiter  *waiter,
+                 AioRwLockFailure  failure)
+{
+  g_assert (waiter->status == AIO_RW_LOCK_WAITER_QUEUED);
+
+  aio_rw_lock_state_remove (&self->state, &waiter->request);
+  settle_locked (self, waiter, AIO_RW_LOCK_WAITER_FAILED, failure);
+  serve_locked (self);
+}
+
+/* Hands a grant back before its caller learnt of it: the hold it counted
+ * ends (for an upgrade, the guard is UPGRADABLE_READ again) and whoever it
+ * blocked is served. The waiter was woken at the grant already. */
+static void
+revoke_locked (AioRwLockCore   *self,
+               AioRwLockWaiter *waiter)
+{
+  g_assert (waiter->status == AIO_RW_LOCK_WAITER_GRANTED);
+
+  if (!waiter->request.is_upgrade)
+    aio_rw_lock_state_convert (&self->state, waiter->request.mode, AIO_RW_LOCK_HOLD_NONE);
+  else if (waiter->changed_mode && !waiter->guard->released)
+    change_mode_locked (self, waiter->guard, AIO_RW_LOCK_MODE_UPGRADABLE_READ);
+
+  waiter->status = AIO_RW_LOCK_WAITER_FAILED;
+  waiter->failure = AIO_RW_LOCK_FAILURE_CANCELLED;
+  serve_locked (self);
+}
+
+/* What a delivery leaves to do once the mutex is released. */
+typedef struct
+{
+  AioRwLockWaiterStatus  outcome;  /* GRANTED, FAILED, or NEW (never submitted) */
+  gulong                 cancelled_id;
+  GSource               *deadline;
+} Delivery;
+
+/* The line: the caller is told right after this. A grant whose request
+ * was cancelled by now is handed back; otherwise the outcome stands, and
+ * a later cancel is too late. */
+static void
+deliver_locked (AioRwLockCore   *self,
+                AioRwLockWaiter *waiter,
+                Delivery        *delivery)
+{
+  if (waiter->status == AIO_RW_LOCK_WAITER_GRANTED &&
+      g_cancellable_is_cancelled (waiter->cancellable))
+    revoke_locked (self, waiter);
+
+  if (waiter->request.is_upgrade && waiter->status != AIO_RW_LOCK_WAITER_NEW)
+    {
+      if (waiter->status == AIO_RW_LOCK_WAITER_GRANTED && waiter->guard->released)
+        {
+          waiter->status = AIO_RW_LOCK_WAITER_FAILED;
+          waiter->failure = AIO_RW_LOCK_FAILURE_RELEASED_BEFORE_COMPLETED;
+        }
+      if (waiter->guard->upgrade == waiter)
+        waiter->guard->upgrade = NULL;
+    }
+
+  delivery->outcome = waiter->status;
+  delivery->cancelled_id = waiter->cancelled_id;
+  delivery->deadline = g_steal_pointer (&waiter->deadline);
+  waiter->cancelled_id = 0;
+  if (waiter->status != AIO_RW_LOCK_WAITER_NEW)
+    waiter->status = AIO_RW_LOCK_WAITER_DONE;
+}
+
+/* Any thread; also at once inside g_cancellable_connect (). */
+static void
+on_cancelled (GCancellable    *cancellable,
+              AioRwLockWaiter *waiter)
+{
+  AioRwLockCore *self = waiter->core;
+
+  g_mutex_lock (&self->mutex);
+  if (waiter->status == AIO_RW_LOCK_WAITER_QUEUED)
+    withdraw_locked (self, waiter, AIO_RW_LOCK_FAILURE_CANCELLED);
+  else if (waiter->status == AIO_RW_LOCK_WAITER_GRANTED)
+    revoke_locked (self, waiter);
+  /* NEW: the submission sees the flag (set before this runs) and refuses
+   * it without touching the state. */
+  g_mutex_unlock (&self->mutex);
+}
+
+/* On the waiter's context. A deadline never revokes a grant. */
+static void
+on_deadline_due (AioRwLockWaiter *waiter)
+{
+  AioRwLockCore *self = waiter->core;
+
+  g_mutex_lock (&self->mutex);
+  if (waiter->status == AIO_RW_LOCK_WAITER_QUEUED)
+    withdraw_locked (self, waiter, AIO_RW_LOCK_FAILURE_TIMED_OUT);
+  g_mutex_unlock (&self->mutex);
+}
+
+static GError *
+failure_to_error (AioRwLockWaiter *waiter)
+{
+  GError *error = NULL;
+
+  switch (waiter->failure)
+    {
+    case AIO_RW_LOCK_FAILURE_CANCELLED:
+      if (!g_cancellable_set_error_if_cancelled (waiter->cancellable, &error))
+        /* Reset since: say what GLib says. */
+        error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                     g_dgettext ("glib20", "Operation was cancelled"));
+      return error;
+    case AIO_RW_LOCK_FAILURE_TIMED_OUT:
+      return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                  "Timed out waiting for the lock");
+    case AIO_RW_LOCK_FAILURE_NOT_AT_ONCE:
+      return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                  "The lock could not be granted at once");
+    case AIO_RW_LOCK_FAILURE_CLOSED:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED,
+                                  "The lock is closed");
+    case AIO_RW_LOCK_FAILURE_ALREADY_RELEASED:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                                  "The guard was already released");
+    case AIO_RW_LOCK_FAILURE_RELEASED_WHILE_WAITING:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                                  "The guard was released while its upgrade was waiting");
+    case AIO_RW_LOCK_FAILURE_RELEASED_BEFORE_COMPLETED:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                                  "The guard was released before its upgrade completed");
+    case AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ:
+      return g_error_new_literal (AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK,
+                                  "Cannot upgrade a read hold; acquire it as upgradable read to upgrade it");
+    case AIO_RW_LOCK_FAILURE_UPGRADE_PENDING:
+      return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_PENDING,
+                                  "An upgrade of this hold is already pending");
+    case AIO_RW_LOCK_FAILURE_NONE:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* After deliver_locked (), without the mutex: disconnects the waiter and
+ * leaves in it the guard of an acquisition, or the error. */
+static void
+deliver_unlocked (AioRwLockCore   *self,
+                  AioRwLockWaiter *waiter,
+                  const Delivery  *delivery)
+{
+  aio_rw_lock_waiter_disconnect (waiter, delivery->cancelled_id, delivery->deadline);
+
+  if (delivery->outcome == AIO_RW_LOCK_WAITER_FAILED)
+    waiter->error = failure_to_error (waiter);
+  else if (delivery->outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade)
+    waiter->guard = guard_new (self, waiter->request.mode);
+}
+
+/* ---- Async requests ---- */
+
+static void
+waiter_free (gpointer data)
+{
+  AioRwLockWaiter *waiter = data;
+
+  g_clear_pointer (&waiter->guard, aio_rw_lock_core_guard_unref);
+  g_clear_error (&waiter->error);
+  aio_rw_lock_waiter_free (waiter);
+}
+
+/* On the waiter's context, from its completion source: the outcome is due.
+ * GTask then calls aio_rw_lock_core_task_returned (), at once or from an
+ * idle of its own. */
+static void
+on_completion (AioCompletion *completion)
+{
+  AioRwLockWaiter *waiter = G_STRUCT_MEMBER_P (completion, -G_STRUCT_OFFSET (AioRwLockWaiter, completion));
+  GTask *task = g_steal_pointer (&waiter->task);
+
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+void
+aio_rw_lock_core_task_returned (GObject      *source_object,
+                                GAsyncResult *result,
+                                gpointer      unused)
+{
+  AioRwLockWaiter *waiter = g_task_get_task_data (G_TASK (result));
+  AioRwLockCore *self = waiter->core;
+  Delivery delivery;
+
+  g_mutex_lock (&self->mutex);
+  deliver_locked (self, waiter, &delivery);
+  g_mutex_unlock (&self->mutex);
+  deliver_unlocked (self, waiter, &delivery);
+
+  waiter->callback (source_object, result, waiter->user_data);
+}
+
+/* The waiter of @task (an acquisition, or the upgrade of @upgrade_of),
+ * connected to the task's cancellable; or NULL if that was cancelled
+ * already: the task then reports it, and the lock is not touched. */
+static AioRwLockWaiter *
+waiter_new_async (AioRwLockCore       *self,
+                  GTask               *task,
+                  AioRwLockMode        mode,
+                  AioRwLockGuard      *upgrade_of,
+                  GAsyncReadyCallback  callback,
+                  gpointer             user_data)
+{
+  AioRwLockWaiter *waiter;
+
+  waiter = aio_rw_lock_waiter_new_async (self, mode, task, on_completion, callback, user_data);
+  if (upgrade_of != NULL)
+    {
+      waiter->request.is_upgrade = TRUE;
+      waiter->guard = aio_rw_lock_core_guard_ref (upgrade_of);
+    }
+  g_task_set_task_data (task, waiter, waiter_free);
+  /* A cancel after the line is too late: _finish returns the guard. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (g_task_return_error_if_cancelled (task))
+    {
+      g_object_unref (g_steal_pointer (&waiter->task));
+      return NULL;
+    }
+
+  aio_rw_lock_waiter_connect (waiter, G_CALLBACK (on_cancelled));
+  return waiter;
+}
+
+/* Takes @task, made by a public _async with aio_rw_lock_core_task_returned
+ * as its callback. */
+void
+aio_rw_lock_core_acquire_async (AioRwLockCore       *self,
+                                GTask               *task,
+                                AioRwLockMode        mode,
+                                int                  timeout_msec,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  AioRwLockWaiter *waiter = waiter_new_async (self, task, mode, NULL, callback, user_data);
+
+  if (waiter == NULL)
+    return;
+
+  g_mutex_lock (&self->mutex);
+  submit_locked (self, waiter, timeout_msec);
+  g_mutex_unlock (&self->mutex);
+}
+
+AioRwLockGuard *
+aio_rw_lock_core_acquire_finish (GTask   *task,
+                                 GError **error)
+{
+  AioRwLockWaiter *waiter = g_task_get_task_data (task);
+
+  if (!g_task_propagate_boolean (task, error))
+    return NULL;
+
+  if (waiter->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&waiter->error));
+      return NULL;
+    }
+
+  return g_steal_pointer (&waiter->guard);
+}
+
+void
+aio_rw_lock_core_upgrade_async (GTask               *task,
+                                AioRwLockGuard      *guard,
+                                int                  timeout_msec,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  AioRwLockCore *self = guard->core;
+  AioRwLockWaiter *waiter;
+
+  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_WRITE, guard, callback, user_data);
+  if (waiter == NULL)
+    return;
+
+  g_mutex_lock (&self->mutex);
+  submit_locked (self, waiter, timeout_msec);
+  g_mutex_unlock (&self->mutex);
+}
+
+gboolean
+aio_rw_lock_core_upgrade_finish (GTask   *task,
+                                 GError **error)
+{
+  AioRwLockWaiter *waiter = g_task_get_task_data (task);
+
+  if (!g_task_propagate_boolean (task, error))
+    return FALSE;
+
+  if (waiter->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&waiter->error));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+AioRwLockGuard *
+aio_rw_lock_core_upgrade_get_guard (GTask *task)
+{
+  AioRwLockWaiter *waiter = g_task_get_task_data (task);
+
+  return waiter != NULL ? waiter->guard : NULL;
+}
+
+/* ---- Blocking and immediate requests ---- */
+
+AioRwLockGuard *
+aio_rw_lock_core_acquire (AioRwLockCore  *self,
+                          AioRwLockMode   mode,
+                          int             timeout_msec,
+                          GCancellable   *cancellable,
+                          GError        **error)
+{
+  AioRwLockWaiter waiter;
+  Delivery delivery;
+  gint64 end_time = -1;
+  GCond cond;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  if (timeout_msec > 0)
+    end_time = g_get_monotonic_time () + (gint64) timeout_msec * G_TIME_SPAN_MILLISECOND;
+
+  g_cond_init (&cond);
+  aio_rw_lock_waiter_init_blocking (&waiter, self, mode, cancellable, &cond);
+  aio_rw_lock_waiter_connect (&waiter, G_CALLBACK (on_cancelled));
+
+  g_mutex_lock (&self->mutex);
+  submit_locked (self, &waiter, timeout_msec);
+  while (waiter.status == AIO_RW_LOCK_WAITER_QUEUED)
+    {
+      if (end_time < 0)
+        g_cond_wait (&cond, &self->mutex);
+      else if (!g_cond_wait_until (&cond, &self->mutex, end_time) &&
+               waiter.status == AIO_RW_LOCK_WAITER_QUEUED)
+        withdraw_locked (self, &waiter, AIO_RW_LOCK_FAILURE_TIMED_OUT);
+    }
+  deliver_locked (self, &waiter, &delivery);
+  g_mutex_unlock (&self->mutex);
+  deliver_unlocked (self, &waiter, &delivery);
+  g_cond_clear (&cond);
+
+  if (waiter.error != NULL)
+    g_propagate_error (error, g_steal_pointer (&waiter.error));
+  return g_steal_pointer (&waiter.guard);
+}
+
+AioRwLockGuard *
+aio_rw_lock_core_try_acquire (AioRwLockCore *self,
+                              AioRwLockMode  mode)
+{
+  gboolean entered;
+
+  g_mutex_lock (&self->mutex);
+  entered = aio_rw_lock_state_try_enter (&self->state, mode);
+  g_mutex_unlock (&self->mutex);
+
+  return entered ? guard_new (self, mode) : NULL;
+}
+
+void
+aio_rw_lock_core_close (AioRwLockCore *self)
+{
+  AioRwLockRequest *request;
+
+  g_mutex_lock (&self->mutex);
+  aio_rw_lock_state_close (&self->state);
+  while ((request = aio_rw_lock_state_pop_any (&self->state)) != NULL)
+    settle_locked (self, (AioRwLockWaiter *) request,
+                   AIO_RW_LOCK_WAITER_FAILED, AIO_RW_LOCK_FAILURE_CLOSED);
+  g_mutex_unlock (&self->mutex);
+}
+
+/* ---- Snapshots ---- */
+
+void
+aio_rw_lock_core_snapshot (AioRwLockCore     *self,
+                           AioRwLockSnapshot *snapshot)
+{
+  const AioRwLockState *state = &self->state;
+  const AioRwLockHold *write_hold;
+
+  g_mutex_lock (&self->mutex);
+  write_hold = self->write_hold;
+  /* A WRITE hold with read guards re-entered from it reads too; the state
+   * keeps "a writer excludes readers". */
+  snapshot->readers = aio_rw_lock_state_readers (state) +
+                      (write_hold != NULL &&
+                       write_hold->n[AIO_RW_LOCK_MODE_READ] +
+                       write_hold->n[AIO_RW_LOCK_MODE_UPGRADABLE_READ] > 0);
+  snapshot->write_locked = state->writer;
+  snapshot->pending_readers = aio_rw_lock_state_pending_readers (state);
+  snapshot->pending_writers = aio_rw_lock_state_pending_writers (state);
+  snapshot->closed = state->closed;
+  g_mutex_unlock (&self->mutex);
+}
+
+void
+aio_rw_lock_core_inspect (AioRwLockCore        *self,
+                          AioRwLockInspectFunc  func,
+                          gpointer              user_data)
+{
+  g_mutex_lock (&self->mutex);
+  func (&self->state, user_data);
+  g_mutex_unlock (&self->mutex);
+}
+
+/* ---- Guards ---- */
+
+AioRwLockGuard *
+aio_rw_lock_core_guard_ref (AioRwLockGuard *guard)
+{
+  g_atomic_ref_count_inc (&guard->ref_count);
+  return guard;
+}
+
+static void
+release_locked (AioRwLockCore  *self,
+                AioRwLockGuard *guard)
+{
+  /* A waiting upgrade leaves the queue; one already decided learns at
+   * delivery that its guard is gone. */
+  if (guard->upgrade != NULL && guard->upgrade->status == AIO_RW_LOCK_WAITER_QUEUED)
+    {
+      aio_rw_lock_state_remove (&self->state, &guard->upgrade->request);
+      settle_locked (self, guard->upgrade, AIO_RW_LOCK_WAITER_FAILED,
+                     AIO_RW_LOCK_FAILURE_RELEASED_WHILE_WAITING);
+    }
+
+  change_mode_locked (self, guard, AIO_RW_LOCK_HOLD_NONE);
+  serve_locked (self);
+}
+
+void
+aio_rw_lock_core_guard_unref (AioRwLockGuard *guard)
+{
+  AioRwLockCore *self = guard->core;
+  GObject *owner = self->owner;
+
+  if (!g_atomic_ref_count_dec (&guard->ref_count))
+    return;
+
+  /* Usually released already: then the mutex is not needed. */
+  if (!g_atomic_int_get (&guard->released))
+    {
+      g_mutex_lock (&self->mutex);
+      if (!guard->released)
+        release_locked (self, guard);
+      g_mutex_unlock (&self->mutex);
+    }
+
+  if (guard->hold != NULL && g_atomic_ref_count_dec (&guard->hold->ref_count))
+    g_free (guard->hold);
+  g_free (guard);
+
+  g_object_unref (owner);
+}
+
+GObject *
+aio_rw_lock_core_guard_get_owner (AioRwLockGuard *guard)
+{
+  return guard->core->owner;
+}
+
+AioRwLockMode
+aio_rw_lock_core_guard_get_mode (AioRwLockGuard *guard)
+{
+  AioRwLockCore *self = guard->core;
+  AioRwLockMode mode;
+
+  g_mutex_lock (&self->mutex);
+  mode = visible_mode_locked (guard);
+  g_mutex_unlock (&self->mutex);
+
+  return mode;
+}
+
+gboolean
+aio_rw_lock_core_guard_is_held (AioRwLockGuard *guard)
+{
+  return !g_atomic_int_get (&guard->released);
+}
+
+/* FALSE if it was released already (the caller's programmer error). */
+gboolean
+aio_rw_lock_core_guard_release (AioRwLockGuard *guard)
+{
+  AioRwLockCore *self = guard->core;
+  gboolean was_held;
+
+  g_mutex_lock (&self->mutex);
+  was_held = !guard->released;
+  if (was_held)
+    release_locked (self, guard);
+  g_mutex_unlock (&self->mutex);
+
+  return was_held;
+}
+
+static const char *
+reenter_refusal (AioRwLockMode have,
+                 AioRwLockMode want)
+{
+  if (want == AIO_RW_LOCK_MODE_WRITE && have == AIO_RW_LOCK_MODE_READ)
+    return "Cannot upgrade a read hold to write";
+  if (want == AIO_RW_LOCK_MODE_WRITE && have == AIO_RW_LOCK_MODE_UPGRADABLE_READ)
+    return "Cannot re-enter an upgradable read hold as write; upgrade the guard with upgrade_async() instead";
+  if (want == AIO_RW_LOCK_MODE_UPGRADABLE_READ && have == AIO_RW_LOCK_MODE_READ)
+    return "Cannot re-enter a read hold as upgradable read";
+  return NULL;
+}
+
+AioRwLockGuard *
+aio_rw_lock_core_guard_reenter (AioRwLockGuard  *guard,
+                                AioRwLockMode    mode,
+                                GError         **error)
+{
+  AioRwLockCore *self = guard->core;
+  AioRwLockGuard *again = NULL;
+  const char *refusal;
+
+  g_mutex_lock (&self->mutex);
+
+  if (guard->released)
+    g_set_error_literal (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                         "The guard was already released");
+  else if ((refusal = reenter_refusal (visible_mode_locked (guard), mode)) != NULL)
+    g_set_error_literal (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK, refusal);
+  else
+    {
+      if (guard->hold == NULL)
+        {
+          guard->hold = g_new0 (AioRwLockHold, 1);
+          g_atomic_ref_count_init (&guard->hold->ref_count);
+          guard->hold->n[guard->mode] = 1;
+          if (guard->mode == AIO_RW_LOCK_MODE_WRITE)
+            self->write_hold = guard->hold;
+        }
+
+      /* Shares the hold: the state's count of it does not change. */
+      again = guard_new (self, mode);
+      again->hold = guard->hold;
+      g_atomic_ref_count_inc (&again->hold->ref_count);
+      again->hold->n[mode]++;
+    }
+
+  g_mutex_unlock (&self->mutex);
+
+  return again;
+}
+
+/* NULL, or why downgrading is a programmer error. */
+const char *
+aio_rw_lock_core_guard_downgrade (AioRwLockGuard *guard)
+{
+  AioRwLockCore *self = guard->core;
+  const char *refusal = NULL;
+
+  g_mutex_lock (&self->mutex);
+  if (guard->released)
+    refusal = "the guard was already released";
+  else if (guard->upgrade != NULL)
+    refusal = "the guard's upgrade is pending";
+  else if (guard->mode != AIO_RW_LOCK_MODE_READ)
+    {
+      change_mode_locked (self, guard, AIO_RW_LOCK_MODE_READ);
+      serve_locked (self);
+    }
+  g_mutex_unlock (&self->mutex);
+
+  return refusal;
+}

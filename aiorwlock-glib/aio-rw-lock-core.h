@@ -1,0 +1,103 @@
+/* aio-rw-lock-core.h: the lock's mutex and every transition made under it
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Private. The core owns the lock's mutex: submitting, serving,
+ * withdrawing, revoking and delivering requests, releasing, re-entering,
+ * upgrading and downgrading holds all happen in aio-rw-lock-core.c and
+ * nowhere else. The GObject (aio-rw-lock.c) and the guard
+ * (aio-rw-lock-guard.c) are checked wrappers over these calls; the core
+ * calls down only, into the state, the waiters and GLib.
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "aio-rw-lock-state.h"
+
+G_BEGIN_DECLS
+
+typedef struct _AioRwLockHold AioRwLockHold;
+
+/* Embedded in the AioRwLock. Its fields are the core's alone. */
+typedef struct _AioRwLockCore
+{
+  GMutex          mutex;       /* everything below, every waiter's status and
+                                * every guard's mode */
+  AioRwLockState  state;
+  AioRwLockHold  *write_hold;  /* the WRITE hold, if guards share it */
+  GObject        *owner;       /* the AioRwLock; not owned */
+} AioRwLockCore;
+
+/* The properties of the lock, read together under the mutex. */
+typedef struct
+{
+  guint    readers;
+  gboolean write_locked;
+  guint    pending_readers;
+  guint    pending_writers;
+  gboolean closed;
+} AioRwLockSnapshot;
+
+typedef void (*AioRwLockInspectFunc) (const AioRwLockState *state,
+                                      gpointer              user_data);
+
+void             aio_rw_lock_core_init             (AioRwLockCore       *self,
+                                                    GObject             *owner);
+void             aio_rw_lock_core_clear            (AioRwLockCore       *self);
+void             aio_rw_lock_core_set_policy       (AioRwLockCore       *self,
+                                                    AioRwLockPolicy      policy);
+AioRwLockPolicy  aio_rw_lock_core_get_policy       (AioRwLockCore       *self);
+void             aio_rw_lock_core_snapshot         (AioRwLockCore       *self,
+                                                    AioRwLockSnapshot   *snapshot);
+void             aio_rw_lock_core_inspect          (AioRwLockCore       *self,
+                                                    AioRwLockInspectFunc func,
+                                                    gpointer             user_data);
+
+/* Async requests. Each public _async makes its GTask with
+ * aio_rw_lock_core_task_returned as the task's callback: it decides
+ * "deliver or hand back" on the caller's context, immediately before it
+ * calls @callback with @user_data. */
+void             aio_rw_lock_core_task_returned    (GObject             *source_object,
+                                                    GAsyncResult        *result,
+                                                    gpointer             unused);
+void             aio_rw_lock_core_acquire_async    (AioRwLockCore       *self,
+                                                    GTask               *task,
+                                                    AioRwLockMode        mode,
+                                                    int                  timeout_msec,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+AioRwLockGuard  *aio_rw_lock_core_acquire_finish   (GTask               *task,
+                                                    GError             **error);
+void             aio_rw_lock_core_upgrade_async    (GTask               *task,
+                                                    AioRwLockGuard      *guard,
+                                                    int                  timeout_msec,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean         aio_rw_lock_core_upgrade_finish   (GTask               *task,
+                                                    GError             **error);
+AioRwLockGuard  *aio_rw_lock_core_upgrade_get_guard (GTask              *task);
+
+AioRwLockGuard  *aio_rw_lock_core_acquire          (AioRwLockCore       *self,
+                                                    AioRwLockMode        mode,
+                                                    int                  timeout_msec,
+                                                    GCancellable        *cancellable,
+                                                    GError             **error);
+AioRwLockGuard  *aio_rw_lock_core_try_acquire      (AioRwLockCore       *self,
+                                                    AioRwLockMode        mode);
+void             aio_rw_lock_core_close            (AioRwLockCore       *self);
+
+/* Guards. */
+AioRwLockGuard  *aio_rw_lock_core_guard_ref        (AioRwLockGuard      *guard);
+void             aio_rw_lock_core_guard_unref      (AioRwLockGuard      *guard);
+GObject         *aio_rw_lock_core_guard_get_owner  (AioRwLockGuard      *guard);
+AioRwLockMode    aio_rw_lock_core_guard_get_mode   (AioRwLockGuard      *guard);
+gboolean         aio_rw_lock_core_guard_is_held    (AioRwLockGuard      *guard);
+gboolean         aio_rw_lock_core_guard_release    (AioRwLockGuard      *guard);
+AioRwLockGuard  *aio_rw_lock_core_guard_reenter    (AioRwLockGuard      *guard,
+                                                    AioRwLockMode        mode,
+                                                    GError             **error);
+const char      *aio_rw_lock_core_guard_downgrade  (AioRwLockGuard      *guard);
+
+G_END_DECLS
