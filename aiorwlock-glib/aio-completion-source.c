@@ -35,6 +35,22 @@ typedef struct
 static GMutex sources_mutex;
 static GHashTable *sources;
 
+/* Bumped whenever a source goes (its context is finalized): a thread's
+ * cached (context, source) pair is good while this has not moved, even if
+ * a new context now has the old one's address. */
+static gint generation;
+
+/* Each thread's last look-up: most requests are made on one context, and
+ * the table's mutex is shared by every thread. Holds no reference. */
+typedef struct
+{
+  GMainContext        *context;
+  AioCompletionSource *source;
+  gint                 generation;
+} Cache;
+
+static GPrivate cache_key = G_PRIVATE_INIT (g_free);
+
 /* Readiness is polled in prepare/check rather than signalled with a ready
  * time: g_source_set_ready_time () writes to the context's wakeup fd on
  * every change, two system calls per completion. */
@@ -121,6 +137,8 @@ forget (gpointer data)
   g_mutex_lock (&sources_mutex);
   if (g_hash_table_lookup (sources, self->context) == self)
     g_hash_table_remove (sources, self->context);
+  /* Before the context's memory can be reused. */
+  g_atomic_int_inc (&generation);
   g_mutex_unlock (&sources_mutex);
 }
 
@@ -130,7 +148,12 @@ forget (gpointer data)
 GSource *
 aio_completion_source_get (GMainContext *context)
 {
+  Cache *cache = g_private_get (&cache_key);
+  gint now = g_atomic_int_get (&generation);
   AioCompletionSource *self;
+
+  if (cache != NULL && cache->context == context && cache->generation == now)
+    return (GSource *) cache->source;
 
   g_mutex_lock (&sources_mutex);
 
@@ -155,6 +178,17 @@ aio_completion_source_get (GMainContext *context)
     }
 
   g_mutex_unlock (&sources_mutex);
+
+  if (cache == NULL)
+    {
+      cache = g_new (Cache, 1);
+      g_private_set (&cache_key, cache);
+    }
+  /* With the generation read before the look-up: a source that went
+   * meanwhile makes the next look-up miss. */
+  cache->context = context;
+  cache->source = self;
+  cache->generation = now;
 
   return (GSource *) self;
 }

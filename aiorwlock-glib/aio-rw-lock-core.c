@@ -426,7 +426,8 @@ failure_to_error (AioRwLockWaiter *waiter)
 }
 
 /* After deliver_locked (), without the mutex: disconnects the waiter and
- * leaves in it the guard of an acquisition, or the error. */
+ * leaves in it the guard of a granted acquisition. A failure stays a code
+ * until _finish makes its GError. */
 static void
 deliver_unlocked (AioRwLockCore   *self,
                   AioRwLockWaiter *waiter,
@@ -434,9 +435,7 @@ deliver_unlocked (AioRwLockCore   *self,
 {
   aio_rw_lock_waiter_disconnect (waiter, delivery->cancelled_id, delivery->deadline);
 
-  if (delivery->outcome == AIO_RW_LOCK_WAITER_FAILED)
-    waiter->error = failure_to_error (waiter);
-  else if (delivery->outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade)
+  if (delivery->outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade)
     waiter->guard = guard_new (self, waiter->request.mode);
 }
 
@@ -448,7 +447,6 @@ waiter_free (gpointer data)
   AioRwLockWaiter *waiter = data;
 
   g_clear_pointer (&waiter->guard, aio_rw_lock_core_guard_unref);
-  g_clear_error (&waiter->error);
   aio_rw_lock_waiter_free (waiter);
 }
 
@@ -544,9 +542,9 @@ aio_rw_lock_core_acquire_finish (GTask   *task,
   if (!g_task_propagate_boolean (task, error))
     return NULL;
 
-  if (waiter->error != NULL)
+  if (waiter->failure != AIO_RW_LOCK_FAILURE_NONE)
     {
-      g_propagate_error (error, g_steal_pointer (&waiter->error));
+      g_propagate_error (error, failure_to_error (waiter));
       return NULL;
     }
 
@@ -581,9 +579,9 @@ aio_rw_lock_core_upgrade_finish (GTask   *task,
   if (!g_task_propagate_boolean (task, error))
     return FALSE;
 
-  if (waiter->error != NULL)
+  if (waiter->failure != AIO_RW_LOCK_FAILURE_NONE)
     {
-      g_propagate_error (error, g_steal_pointer (&waiter->error));
+      g_propagate_error (error, failure_to_error (waiter));
       return FALSE;
     }
 
@@ -637,8 +635,8 @@ aio_rw_lock_core_acquire (AioRwLockCore  *self,
   deliver_unlocked (self, &waiter, &delivery);
   g_cond_clear (&cond);
 
-  if (waiter.error != NULL)
-    g_propagate_error (error, g_steal_pointer (&waiter.error));
+  if (waiter.failure != AIO_RW_LOCK_FAILURE_NONE)
+    g_propagate_error (error, failure_to_error (&waiter));
   return g_steal_pointer (&waiter.guard);
 }
 

@@ -51,6 +51,7 @@ aio_rw_lock_waiter_init_blocking (AioRwLockWaiter *self,
   self->status = AIO_RW_LOCK_WAITER_NEW;
   self->core = core;
   self->cancellable = cancellable;
+  self->blocking = TRUE;
   self->cond = cond;
 }
 
@@ -60,7 +61,7 @@ void
 aio_rw_lock_waiter_free (AioRwLockWaiter *self)
 {
   g_assert (self->cancelled_id == 0 && self->deadline == NULL && self->task == NULL);
-  g_assert (self->guard == NULL && self->error == NULL);
+  g_assert (self->guard == NULL);
 
   g_free (self);
 }
@@ -101,7 +102,7 @@ aio_rw_lock_waiter_start_deadline (AioRwLockWaiter *self,
 void
 aio_rw_lock_waiter_wake (AioRwLockWaiter *self)
 {
-  if (self->cond != NULL)
+  if (self->blocking)
     g_cond_signal (self->cond);
   else
     aio_completion_source_push (self->completions, &self->completion);

@@ -51,28 +51,27 @@ struct _AioRwLockWaiter
   AioRwLockRequest       request;       /* the state's view; first member */
   AioCompletion          completion;    /* an async waiter's, when woken */
 
-  /* Under the core's mutex. */
-  AioRwLockWaiterStatus  status;
-  AioRwLockFailure       failure;       /* when FAILED */
+  /* Under the core's mutex (set once at init for blocking). */
+  guint                  status : 4;    /* AioRwLockWaiterStatus */
+  guint                  failure : 4;   /* AioRwLockFailure: when FAILED, and
+                                         * still once DONE */
+  guint                  changed_mode : 1;  /* a granted upgrade made the guard WRITE */
+  guint                  blocking : 1;  /* woken by cond, not completions */
   gulong                 cancelled_id;
   GSource               *deadline;      /* owned; an async waiter's */
-  guint                  changed_mode : 1;  /* a granted upgrade made the guard WRITE */
 
   gpointer               core;          /* what the handlers get back */
   GCancellable          *cancellable;   /* not owned: the task's or the caller's */
   AioRwLockGuard        *guard;         /* owned: an upgrade's guard, or the guard
                                          * an acquisition delivers */
-  GError                *error;         /* a failure, once delivered */
-
-  /* async */
   GTask                 *task;          /* owned from submission until completed */
-  GSource               *completions;   /* not owned: lives as long as the
-                                         * task's context */
-  GAsyncReadyCallback    callback;      /* the caller's */
+  union {
+    GSource             *completions;   /* async: not owned, lives as long as
+                                         * the task's context */
+    GCond               *cond;          /* blocking */
+  };
+  GAsyncReadyCallback    callback;      /* async: the caller's */
   gpointer               user_data;
-
-  /* blocking */
-  GCond                 *cond;
 };
 
 AioRwLockWaiter *aio_rw_lock_waiter_new_async  (gpointer              core,
