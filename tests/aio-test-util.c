@@ -124,6 +124,64 @@ aio_test_request_clear (Request *request)
   request->upgraded = FALSE;
 }
 
+static GSource *
+attach_default_idle (GMainContext *context,
+                     GSourceFunc   func,
+                     gpointer      user_data)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, user_data, NULL);
+  g_source_attach (source, context);
+  return source;
+}
+
+/* One iteration of @context (new: the library has no completion source on
+ * it yet) that runs, in this order: @first, the library's completions,
+ * @last. The completions are made ready by a request for @probe_mode that
+ * fails at once (@lock must be held against it), which attaches the
+ * library's source between the two. @first and @last return
+ * G_SOURCE_REMOVE. */
+void
+aio_test_iterate_around_completions (GMainContext  *context,
+                                     AioRwLock     *lock,
+                                     AioRwLockMode  probe_mode,
+                                     GSourceFunc    first,
+                                     GSourceFunc    last,
+                                     gpointer       user_data)
+{
+  g_autoptr(GSource) before = NULL;
+  g_autoptr(GSource) after = NULL;
+  Request probe = { 0 };
+
+  g_assert_true (g_main_context_get_thread_default () == context);
+
+  before = attach_default_idle (context, first, user_data);
+  aio_test_acquire (lock, probe_mode, 0, NULL, &probe);
+  after = attach_default_idle (context, last, user_data);
+
+  g_main_context_iteration (context, FALSE);
+  g_assert_true (g_source_is_destroyed (before));
+  g_assert_true (probe.done);
+  aio_test_assert_failed (&probe, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_true (g_source_is_destroyed (after));
+}
+
+static gpointer
+cancel_now (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+/* Cancels @cancellable from another thread, and returns once it did. */
+void
+aio_test_cancel_from_thread (GCancellable *cancellable)
+{
+  g_thread_join (g_thread_new ("canceller", cancel_now, cancellable));
+}
+
 void
 aio_test_assert_state (AioRwLock *lock,
                        guint      readers,

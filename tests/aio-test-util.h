@@ -41,6 +41,13 @@ void     aio_test_acquire           (AioRwLock    *lock,
 void     aio_test_wait              (Request      *request);
 void     aio_test_release           (Request      *request);
 void     aio_test_request_clear     (Request      *request);
+void     aio_test_iterate_around_completions (GMainContext  *context,
+                                              AioRwLock     *lock,
+                                              AioRwLockMode  probe_mode,
+                                              GSourceFunc    first,
+                                              GSourceFunc    last,
+                                              gpointer       user_data);
+void     aio_test_cancel_from_thread (GCancellable *cancellable);
 void     aio_test_assert_state      (AioRwLock    *lock,
                                      guint         readers,
                                      gboolean      write_locked,

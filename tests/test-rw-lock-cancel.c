@@ -276,8 +276,7 @@ typedef struct
   AioRwLock      *lock;
   GCancellable   *cancellable;
   AioRwLockGuard *holder;
-  Request         a, b, probe;
-  gboolean        cancel_ran;
+  Request         a, b;
   /* What A's callback saw as it started. */
   gboolean        cancelled_at_start;
   gboolean        write_locked_at_start;
@@ -335,7 +334,6 @@ on_window_cancel (gpointer user_data)
   aio_test_acquire (w->lock, WRITE, -1, NULL, &w->b);
   g_assert_false (w->a.done);
   g_cancellable_cancel (w->cancellable);
-  w->cancel_ran = TRUE;
   return G_SOURCE_REMOVE;
 }
 
@@ -347,42 +345,17 @@ test_cancel_window_same_context (void)
   GMainContext *context = g_main_context_new ();
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  Window w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
-  GSource *grant, *cancel;
+  Window w = { lock, cancellable, NULL, { 0 }, { 0 } };
 
   g_main_context_push_thread_default (context);
   w.holder = aio_rw_lock_try_acquire_write (lock);
 
-  /* Attached in this order, all at the default priority, all ready in one
-   * iteration: the grant, the library's completions (made ready by a
-   * request that fails at once), the cancel. */
-  grant = g_idle_source_new ();
-  g_source_set_priority (grant, G_PRIORITY_DEFAULT);
-  g_source_set_callback (grant, on_window_grant, &w, NULL);
-  g_source_attach (grant, context);
-  aio_test_acquire (lock, READ, 0, NULL, &w.probe);
-  cancel = g_idle_source_new ();
-  g_source_set_priority (cancel, G_PRIORITY_DEFAULT);
-  g_source_set_callback (cancel, on_window_cancel, &w, NULL);
-  g_source_attach (cancel, context);
-
-  g_main_context_iteration (context, FALSE);
-  g_assert_true (w.cancel_ran);
-  g_assert_true (w.probe.done);
-  aio_test_assert_failed (&w.probe, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  aio_test_iterate_around_completions (context, lock, READ, on_window_grant,
+                                       on_window_cancel, &w);
   window_check (&w);
 
-  g_source_unref (grant);
-  g_source_unref (cancel);
   g_main_context_pop_thread_default (context);
   g_main_context_unref (context);
-}
-
-static gpointer
-cancel_now (gpointer data)
-{
-  g_cancellable_cancel (data);
-  return NULL;
 }
 
 /* The cancel comes from another thread after the grant, while A's context
@@ -392,7 +365,7 @@ test_cancel_window_other_thread (void)
 {
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  Window w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
+  Window w = { lock, cancellable, NULL, { 0 }, { 0 } };
   AioRwLockGuard *holder = aio_rw_lock_try_acquire_write (lock);
 
   aio_rw_lock_acquire_write_async (lock, cancellable, on_a_acquired, &w);
@@ -400,7 +373,7 @@ test_cancel_window_other_thread (void)
   aio_rw_lock_guard_unref (holder);
   aio_test_assert_state (lock, 0, TRUE, 0, 1);  /* A granted, B waits */
 
-  g_thread_join (g_thread_new ("canceller", cancel_now, cancellable));
+  aio_test_cancel_from_thread (cancellable);
   window_check (&w);
 }
 
@@ -491,7 +464,7 @@ test_cancel_window_racing_thread (void)
     {
       g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-      Window w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
+      Window w = { lock, cancellable, NULL, { 0 }, { 0 } };
       AioRwLockGuard *holder = aio_rw_lock_try_acquire_write (lock);
       RacingCancel rc = { cancellable, g_rand_int_range (rand, 0, 12), 0, FALSE, FALSE };
       GThread *thread;

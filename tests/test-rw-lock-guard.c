@@ -679,8 +679,7 @@ typedef struct
   AioRwLock      *lock;
   GCancellable   *cancellable;
   AioRwLockGuard *reader;
-  Request         up, b, probe;
-  gboolean        cancel_ran;
+  Request         up, b;
   gboolean        cancelled_at_start;
   gboolean        write_locked_at_start;
   guint           readers_at_start;
@@ -742,7 +741,6 @@ on_upgrade_window_cancel (gpointer user_data)
   aio_test_acquire (w->lock, WRITE, -1, NULL, &w->b);
   g_assert_false (w->up.done);
   g_cancellable_cancel (w->cancellable);
-  w->cancel_ran = TRUE;
   return G_SOURCE_REMOVE;
 }
 
@@ -752,43 +750,18 @@ test_upgrade_window_same_context (void)
   GMainContext *context = g_main_context_new ();
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  UpgradeWindow w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
-  GSource *grant, *cancel;
+  UpgradeWindow w = { lock, cancellable, NULL, { 0 }, { 0 } };
 
   g_main_context_push_thread_default (context);
   w.up.guard = acquire_now (lock, UPGRADABLE);
   w.reader = acquire_now (lock, READ);
 
-  /* In this order, at the default priority, ready in one iteration: the
-   * grant, the library's completions (made ready by a request that fails
-   * at once), the cancel. */
-  grant = g_idle_source_new ();
-  g_source_set_priority (grant, G_PRIORITY_DEFAULT);
-  g_source_set_callback (grant, on_upgrade_window_grant, &w, NULL);
-  g_source_attach (grant, context);
-  aio_test_acquire (lock, WRITE, 0, NULL, &w.probe);
-  cancel = g_idle_source_new ();
-  g_source_set_priority (cancel, G_PRIORITY_DEFAULT);
-  g_source_set_callback (cancel, on_upgrade_window_cancel, &w, NULL);
-  g_source_attach (cancel, context);
-
-  g_main_context_iteration (context, FALSE);
-  g_assert_true (w.cancel_ran);
-  g_assert_true (w.probe.done);
-  aio_test_assert_failed (&w.probe, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  aio_test_iterate_around_completions (context, lock, WRITE, on_upgrade_window_grant,
+                                       on_upgrade_window_cancel, &w);
   upgrade_window_check (&w);
 
-  g_source_unref (grant);
-  g_source_unref (cancel);
   g_main_context_pop_thread_default (context);
   g_main_context_unref (context);
-}
-
-static gpointer
-cancel_now (gpointer data)
-{
-  g_cancellable_cancel (data);
-  return NULL;
 }
 
 /* From another thread, after the grant, before the context was iterated. */
@@ -797,7 +770,7 @@ test_upgrade_window_other_thread (void)
 {
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  UpgradeWindow w = { lock, cancellable, NULL, { 0 }, { 0 }, { 0 }, FALSE };
+  UpgradeWindow w = { lock, cancellable, NULL, { 0 }, { 0 } };
   AioRwLockGuard *reader = acquire_now (lock, READ);
 
   w.up.guard = acquire_now (lock, UPGRADABLE);
@@ -806,7 +779,7 @@ test_upgrade_window_other_thread (void)
   aio_rw_lock_guard_unref (reader);
   aio_test_assert_state (lock, 0, TRUE, 0, 1);  /* the upgrade granted, B waits */
 
-  g_thread_join (g_thread_new ("canceller", cancel_now, cancellable));
+  aio_test_cancel_from_thread (cancellable);
   upgrade_window_check (&w);
 }
 
