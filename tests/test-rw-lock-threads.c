@@ -515,48 +515,6 @@ test_cancel_seen_at_delivery (void)
   aio_test_assert_state (lock, 0, FALSE, 0, 0);
 }
 
-/* Contexts come and go, often at the address of a dead one: each is
- * served, by a completion source of its own, however many died before. */
-static void
-acquire_on_new_context (AioRwLock     *lock,
-                        AioRwLockMode  mode,
-                        GMainContext  *context)
-{
-  Request r = { 0 };
-
-  g_main_context_push_thread_default (context);
-  aio_test_acquire (lock, mode, -1, NULL, &r);
-  aio_test_iterate_until (context, &r.done);
-  aio_test_assert_granted (&r);
-  aio_test_release (&r);
-  g_main_context_pop_thread_default (context);
-}
-
-static void
-test_many_short_lived_contexts (void)
-{
-  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
-  GMainContext *alive[12];
-
-  /* Twelve contexts alive at once, then all gone, then new ones. */
-  for (guint i = 0; i < G_N_ELEMENTS (alive); i++)
-    {
-      alive[i] = g_main_context_new ();
-      acquire_on_new_context (lock, READ, alive[i]);
-    }
-  for (guint i = 0; i < G_N_ELEMENTS (alive); i++)
-    g_main_context_unref (alive[i]);
-
-  for (guint i = 0; i < 40; i++)
-    {
-      GMainContext *context = g_main_context_new ();
-
-      acquire_on_new_context (lock, i % 2 ? READ : WRITE, context);
-      g_main_context_unref (context);
-    }
-  aio_test_assert_state (lock, 0, FALSE, 0, 0);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -573,7 +531,6 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/threads/cancel-during-submission", test_cancel_during_submission);
   g_test_add_func ("/Aio/RwLock/threads/nested-main-loop-in-callback", test_nested_main_loop_in_callback);
   g_test_add_func ("/Aio/RwLock/threads/cancel-seen-at-delivery", test_cancel_seen_at_delivery);
-  g_test_add_func ("/Aio/RwLock/threads/many-short-lived-contexts", test_many_short_lived_contexts);
 
   return g_test_run ();
 }
