@@ -21,9 +21,10 @@
  * served (granted), or withdrawn (cancelled, expired, closed); once
  * granted, revoked if cancelled before its caller learns of it; delivered
  * on the caller's context (or in the caller's thread, for a blocking one)
- * immediately before the caller is told. The delivery is the line of
- * DESIGN.md: a cancel that lands before it hands the hold back, one that
- * lands after it is too late. */
+ * immediately before the caller is told. The end of the delivery, after
+ * the cancel handler is disconnected, is the line of DESIGN.md: a cancel
+ * that lands before it hands the hold back, one that lands after it is
+ * too late. */
 
 /* Guards that re-entered one another share a hold: the state counts the
  * hold once, in the strongest mode among its unreleased guards. A guard
@@ -295,6 +296,18 @@ withdraw_locked (AioRwLockCore    *self,
   serve_locked (self);
 }
 
+/* A failed upgrade leaves its guard as it was: a released guard keeps its
+ * last mode, UPGRADABLE_READ, not the WRITE of the grant it never saw.
+ * Its hold ended already: nothing the state counts changes. */
+static void
+undo_upgrade_of_released_locked (AioRwLockWaiter *waiter)
+{
+  g_assert (waiter->guard->released);
+
+  waiter->guard->mode = AIO_RW_LOCK_MODE_UPGRADABLE_READ;
+  waiter->changed_mode = FALSE;
+}
+
 /* Hands a grant back before its caller learnt of it: the hold it counted
  * ends (for an upgrade, the guard is UPGRADABLE_READ again) and whoever it
  * blocked is served. The waiter was woken at the grant already. */
@@ -308,6 +321,8 @@ revoke_locked (AioRwLockCore   *self,
     aio_rw_lock_state_convert (&self->state, waiter->request.mode, AIO_RW_LOCK_HOLD_NONE);
   else if (waiter->changed_mode && !waiter->guard->released)
     change_mode_locked (self, waiter->guard, AIO_RW_LOCK_MODE_UPGRADABLE_READ);
+  else if (waiter->changed_mode)
+    undo_upgrade_of_released_locked (waiter);
 
   waiter->status = AIO_RW_LOCK_WAITER_FAILED;
   waiter->failure = AIO_RW_LOCK_FAILURE_CANCELLED;
@@ -322,9 +337,10 @@ typedef struct
   GSource               *deadline;
 } Delivery;
 
-/* The line: the caller is told right after this. A grant whose request
- * was cancelled by now is handed back; otherwise the outcome stands, and
- * a later cancel is too late. */
+/* The decision, right before the caller is told: a grant whose request
+ * was cancelled by now is handed back. deliver_unlocked () looks once more
+ * after the cancel handler is disconnected, immediately before the
+ * callback: that is the line. */
 static void
 deliver_locked (AioRwLockCore   *self,
                 AioRwLockWaiter *waiter,
@@ -338,6 +354,8 @@ deliver_locked (AioRwLockCore   *self,
     {
       if (waiter->status == AIO_RW_LOCK_WAITER_GRANTED && waiter->guard->released)
         {
+          if (waiter->changed_mode)
+            undo_upgrade_of_released_locked (waiter);
           waiter->status = AIO_RW_LOCK_WAITER_FAILED;
           waiter->failure = AIO_RW_LOCK_FAILURE_RELEASED_BEFORE_COMPLETED;
         }
@@ -425,15 +443,31 @@ failure_to_error (AioRwLockWaiter *waiter)
     }
 }
 
-/* After deliver_locked (), without the mutex: disconnects the waiter and
- * leaves in it the guard of a granted acquisition. A failure stays a code
+/* After deliver_locked (), without the mutex: disconnects the waiter,
+ * hands back a grant whose cancel landed meanwhile, and leaves in the
+ * waiter the guard of a granted acquisition. A failure stays a code
  * until _finish makes its GError. */
 static void
 deliver_unlocked (AioRwLockCore   *self,
                   AioRwLockWaiter *waiter,
-                  const Delivery  *delivery)
+                  Delivery        *delivery)
 {
   aio_rw_lock_waiter_disconnect (waiter, delivery->cancelled_id, delivery->deadline);
+
+  /* Disconnecting waits for a "cancelled" emission running on another
+   * thread: a cancel that landed since the decision has run to its end
+   * before the callback, so it counts as before the line. After this
+   * check a cancel is too late. */
+  if (delivery->outcome == AIO_RW_LOCK_WAITER_GRANTED &&
+      g_cancellable_is_cancelled (waiter->cancellable))
+    {
+      g_mutex_lock (&self->mutex);
+      waiter->status = AIO_RW_LOCK_WAITER_GRANTED;
+      revoke_locked (self, waiter);
+      waiter->status = AIO_RW_LOCK_WAITER_DONE;
+      g_mutex_unlock (&self->mutex);
+      delivery->outcome = AIO_RW_LOCK_WAITER_FAILED;
+    }
 
   if (delivery->outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade)
     waiter->guard = guard_new (self, waiter->request.mode);
@@ -477,7 +511,9 @@ aio_rw_lock_core_task_returned (GObject      *source_object,
   g_mutex_unlock (&self->mutex);
   deliver_unlocked (self, waiter, &delivery);
 
-  waiter->callback (source_object, result, waiter->user_data);
+  /* GIO lets a caller pass no callback. */
+  if (waiter->callback != NULL)
+    waiter->callback (source_object, result, waiter->user_data);
 }
 
 /* The waiter of @task (an acquisition, or the upgrade of @upgrade_of),

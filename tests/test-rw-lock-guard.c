@@ -802,6 +802,39 @@ test_upgrade_then_downgrade (void)
   aio_test_release (&up);
 }
 
+/* An upgrade granted at once, then failed because its guard was released
+ * (and cancelled) before the callback: the released guard shows its last
+ * mode as it was, UPGRADABLE_READ, not the WRITE of the undelivered grant. */
+static void
+test_failed_upgrade_keeps_mode (void)
+{
+  for (guint cancel = 0; cancel < 2; cancel++)
+    {
+      g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(GError) error = NULL;
+      Request u = { 0 };
+
+      u.guard = aio_rw_lock_acquire (lock, UPGRADABLE, -1, NULL, &error);
+      g_assert_no_error (error);
+
+      aio_rw_lock_guard_upgrade_async (u.guard, cancellable, aio_test_on_upgraded, &u);
+      g_assert_cmpint (aio_rw_lock_guard_get_mode (u.guard), ==, UPGRADABLE);
+      if (cancel)
+        g_cancellable_cancel (cancellable);
+      aio_rw_lock_guard_release (u.guard);
+      aio_test_wait (&u);
+
+      g_assert_false (u.upgraded);
+      g_assert_nonnull (u.error);
+      /* "A failed or cancelled upgrade leaves the guard as it was";
+       * "a released guard keeps its last mode". */
+      g_assert_cmpint (aio_rw_lock_guard_get_mode (u.guard), ==, UPGRADABLE);
+      aio_test_assert_state (lock, 0, FALSE, 0, 0);
+      aio_test_request_clear (&u);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -831,6 +864,7 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/guard/upgrade/refused-second-keeps-first", test_upgrade_refused_second_keeps_first);
   g_test_add_func ("/Aio/RwLock/guard/upgrade/window/same-context", test_upgrade_window_same_context);
   g_test_add_func ("/Aio/RwLock/guard/upgrade/window/other-thread", test_upgrade_window_other_thread);
+  g_test_add_func ("/Aio/RwLock/guard/upgrade/failed-keeps-mode", test_failed_upgrade_keeps_mode);
 
   return g_test_run ();
 }

@@ -450,6 +450,28 @@ test_task_names (void)
     }
 }
 
+/* A NULL callback is accepted, as by any GIO call: the request runs, and
+ * a grant nobody finishes ends with its task. */
+static void
+test_null_callback (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(AioRwLockGuard) guard = NULL;
+
+  aio_rw_lock_acquire_write_async (lock, NULL, NULL, NULL);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+  aio_test_iterate_pending (NULL);
+  aio_test_assert_state (lock, 0, FALSE, 0, 0);
+
+  guard = aio_rw_lock_acquire (lock, AIO_RW_LOCK_MODE_UPGRADABLE_READ, -1, NULL, &error);
+  g_assert_no_error (error);
+  aio_rw_lock_guard_upgrade_async (guard, NULL, NULL, NULL);
+  aio_test_iterate_pending (NULL);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (guard), ==, AIO_RW_LOCK_MODE_WRITE);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -471,6 +493,7 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/close", test_close);
   g_test_add_func ("/Aio/RwLock/blocking/immediate", test_blocking_immediate);
   g_test_add_func ("/Aio/RwLock/task-names", test_task_names);
+  g_test_add_func ("/Aio/RwLock/null-callback", test_null_callback);
 
   return g_test_run ();
 }
