@@ -2,54 +2,95 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Written against aiorwlock-glib/ as of commit 9386268 ("Tell a dead
- * context by a flag"); a change to the locked logic there must be made here
- * too (the names below say where).
+ * Written against aiorwlock-glib/ as of commit b260a69 ("rw-lock: Give the
+ * mutex one owner, share one completion source per context"); a change to
+ * aio-rw-lock-core.c or aio-rw-lock-state.c must be made here too (the
+ * names below say where).
  *
  * What is modelled, and where it lives in C:
  *
  *   AioRwLockState (aio-rw-lock-state.[ch])    n_read, upgradable, writer, closed,
  *                                             upgrade, queue[3], next_seq, seq[]
- *   AioRwLockWaiter (aio-rw-lock-waiter.[ch])  status[], req_mode[] (request.mode),
+ *   AioRwLockWaiter (aio-rw-lock-waiter.h)     status[], req_mode[] (request.mode),
  *                                             is_upgrade[], queued[], changed_mode[],
- *                                             failure[], dispatched[]
- *   AioRwLockGuard (aio-rw-lock-guard.c)      gmode[] (mode; HOLD_NONE once released),
+ *                                             failure[], woken[] (its completion is
+ *                                             in its context's completion source)
+ *   AioRwLockGuard (aio-rw-lock-core.c)        gmode[] (mode; HOLD_NONE once released),
  *                                             g_upgrade[] (guard->upgrade != NULL: from
  *                                             the upgrade's submission to its delivery)
  *   GCancellable                              cancelled[], connected[], handler_pending[]
  *
  * Every client process is one thread with its own main context. It owns at
  * most one waiter and one guard at a time, so both are indexed by the client
- * id (a waiter pointer in C is a client id here; NOBODY is NULL).
+ * id (a waiter pointer in C is a client id here; NOBODY is NULL; the
+ * upgrade of guard g is waiter g).
  *
- * Every section of C that runs with lock->mutex held is one d_step here
- * (the mutex makes it atomic for every other thread), and ends with
+ * Every section of C that runs with the core's mutex held is one d_step
+ * here (the mutex makes it atomic for every other thread), and ends with
  * check_invariants(). A grant is therefore counted in the same atomic step
- * that makes it, as in aio_rw_lock_serve_locked().
+ * that makes it, as in serve_locked().
  *
- * The inline macros carry the names of the C functions they model:
+ * Each inline macro models one C function, most of them of the same name;
+ * the client process strings them together as
+ * aio_rw_lock_core_acquire_async () and aio_rw_lock_core_upgrade_async ()
+ * do, then runs its main loop:
  *
- *   compatible, may_enter, queue_waits,       static helpers of aio-rw-lock-state.c
- *   queue_head, queued_before, enter, leave
- *   admits, peek_next, try_enter, enqueue,    aio_rw_lock_state_<name> ()
- *   try_upgrade, enqueue_upgrade, remove,
- *   grant_next, convert, close, pop_any
- *   serve_locked                              aio_rw_lock_serve_locked ()
- *   submit_locked                             submit_locked () in aio-rw-lock.c
- *   acquire_finish                            acquire_finish () in aio-rw-lock.c
- *   close_lock                                aio_rw_lock_close ()
- *   settle_locked, fail_locked,               aio_rw_lock_waiter_settle_locked () / _fail_locked () /
- *   fail_if_cancelled_locked                  _fail_if_cancelled_locked ()
- *   revoke_locked, withdraw_locked,           static functions of aio-rw-lock-waiter.c
- *   on_cancelled, on_timeout, finish_locked
- *   deliver_locked                            the locked part of aio_rw_lock_waiter_deliver ()
- *   release_locked, change_mode_locked,       static functions of aio-rw-lock-guard.c
- *   submit_upgrade_locked
- *   upgrade_granted_locked,                   aio_rw_lock_guard_upgrade_granted_locked () /
- *   upgrade_delivered_locked,                 _upgrade_delivered_locked () /
- *   upgrade_revoked_locked                    _upgrade_revoked_locked ()
- *   upgrade_finish                            aio_rw_lock_upgrade_finish ()
- *   downgrade_locked                          the locked part of aio_rw_lock_guard_downgrade ()
+ *   model                         C
+ *   ----------------------------  -------------------------------------------
+ *                                 aio-rw-lock-state.c:
+ *   compatible, may_enter,        its static helpers of the same names
+ *   queue_waits, queue_head,
+ *   queued_before, enter, leave
+ *   admits, peek_next,            aio_rw_lock_state_<name> ()
+ *   try_enter, enqueue,
+ *   try_upgrade, enqueue_upgrade,
+ *   remove, grant_next, convert,
+ *   close, pop_any
+ *   renumber                      (none: keeps the seq stamps finite, below)
+ *
+ *                                 aio-rw-lock-core.c:
+ *   hold_mode_locked              hold_mode_locked ()
+ *   set_guard_mode_locked         set_guard_mode_locked ()
+ *   change_mode_locked            change_mode_locked ()
+ *   settle_locked                 settle_locked ()
+ *   serve_locked                  serve_locked ()
+ *   submit_locked                 submit_locked (): acquisitions and upgrades
+ *   withdraw_locked               withdraw_locked ()
+ *   revoke_locked                 revoke_locked ()
+ *   deliver_locked                deliver_locked () (and the guard_new () of
+ *                                 deliver_unlocked (), made by the same thread
+ *                                 just after the unlock, which nobody can tell)
+ *   on_cancelled                  on_cancelled ()
+ *   on_deadline_due               on_deadline_due ()
+ *   deliver_unlocked              deliver_unlocked (): the disconnect
+ *   on_completion                 on_completion (): g_task_return_boolean ()
+ *   task_returned                 aio_rw_lock_core_task_returned (), up to the
+ *                                 caller's callback
+ *   waiter_new_async              waiter_new_async (), with its
+ *                                 g_task_return_error_if_cancelled ()
+ *   acquire_finish                aio_rw_lock_core_acquire_finish (), and the
+ *                                 caller's callback that calls it
+ *   upgrade_finish                aio_rw_lock_core_upgrade_finish (), likewise
+ *   core_close                    aio_rw_lock_core_close ()
+ *   release_locked                release_locked ()
+ *   guard_downgrade               aio_rw_lock_core_guard_downgrade ()
+ *
+ *                                 aio-rw-lock-waiter.c:
+ *   waiter_connect                aio_rw_lock_waiter_connect ()
+ *   waiter_wake                   aio_rw_lock_waiter_wake (): the push onto
+ *                                 the context's completion source
+ *   waiter_free                   aio_rw_lock_waiter_free () (and the core's
+ *                                 waiter_free ())
+ *
+ * The line of DESIGN.md ("the line is the moment the callback starts"):
+ * the task's callback is the core's, aio_rw_lock_core_task_returned (); it
+ * runs deliver_locked () under the mutex and then, with no main-loop
+ * iteration in between, the caller's callback. Between the wake (settle)
+ * and that callback lie the completion source's dispatch (on_completion)
+ * and GTask's deferral of the callback to an idle: any other thread may run
+ * there, and a cancel landing there is seen by deliver_locked (). The
+ * model's line is the task_returned step; the client records in `landed`
+ * whether the cancel had landed by then.
  *
  * The seq stamps are kept order-isomorphic to the C ones but renumbered
  * 0..k-1 over the k queued requests whenever one leaves (C only ever
@@ -65,15 +106,17 @@
  *   WITH_DOWNGRADE   a WRITE / UPGRADABLE_READ holder may downgrade to READ
  *   WITH_TIMEOUT     acquisitions have a deadline of -1, 0 or >0 ms; a
  *                    deadline may expire while the request is queued
+ *                    (upgrades have none: the API passes -1)
  *   WITH_CLOSE       a closer thread may close the lock at any time
  *   NO_CANCEL        no cancellation at all
  *   LIVENESS         for the no_starvation check (with ITERATIONS=0 and
  *                    weak fairness): whether a request will be cancelled
  *                    is chosen when it is made (see canceller)
  * Mutants (each must make a check fail):
- *   BUG_REVOKE_LEAK            revoke_locked() forgets to give the hold back
+ *   BUG_REVOKE_LEAK            revoke_locked() forgets to give an
+ *                              acquisition's hold back
  *   BUG_NO_SERVE_ON_WITHDRAW   withdraw_locked() does not serve the queue
- *   BUG_NO_REVOKE_AT_DELIVERY  finish_locked() does not look at the cancellable
+ *   BUG_NO_REVOKE_AT_DELIVERY  deliver_locked() ignores the cancellable
  *   BUG_NO_CANCEL_CHECK_AT_SUBMIT  submit_locked() does not look at the
  *                              cancellable (whose handler did nothing, the
  *                              waiter being NEW)
@@ -88,26 +131,32 @@
  *       (peek_next() finds nobody), and spec_no_forgotten_waiter() says the
  *       same from the contract's wording of each policy, without may_enter();
  *     - a cancelled request is not left queued or granted once the
- *       "cancelled" handler has run: it completes promptly;
+ *       "cancelled" handler has run: it completes promptly, and a grant is
+ *       handed back before the callback runs;
  *     - each queue is FIFO by arrival; a request is in one place at a time.
  *   submit_locked(): a new request enters at once only as the policy allows
  *     (FAIR: nobody queued, so a releaser asking again queues behind the
  *     waiters it just woke).
  *   deliver_locked(): a request cancelled before its delivery is not
  *     delivered as granted (the grant was handed back first).
- *   acquire_finish(), upgrade_finish(): a cancelled request never reports
- *     success and never ends holding; every request completes exactly once
- *     (settle_locked() and the completion source assert one settlement and
- *     one delivery; the client waits for it).
+ *   acquire_finish(), upgrade_finish(): a request whose cancel landed
+ *     before its line never reports success and never ends holding; one
+ *     whose cancel landed after it holds the lock (the client releases
+ *     it); a request fails only for a reason; every request completes
+ *     exactly once (settle_locked() and waiter_wake() assert one
+ *     settlement and one push; the client waits for its callback).
  *   pan: no invalid end state (no deadlock, no request left waiting).
  *   ltl no_starvation (weak fairness): every request completes; with the
  *     assertions on why a request may fail: a request that is not
  *     cancelled (nor expired, nor refused by a closed lock) is granted.
  *
- * Not modelled: blocking waiters (aio_rw_lock_acquire () runs the same
- * locked steps, woken by a GCond instead of the completion source),
- * try_acquire_* (try_enter () alone), re-entered guards (a guard here is its
- * hold), and several contexts delivering one client's requests.
+ * Not modelled: blocking waiters (aio_rw_lock_core_acquire () runs
+ * submit_locked (), withdraw_locked () on its deadline and deliver_locked ()
+ * under the mutex, woken by a GCond instead of the completion source),
+ * try_acquire (try_enter () alone), re-entered guards and their shared
+ * holds (aio_rw_lock_core_guard_reenter (), the readers rule of a WRITE
+ * hold with re-entered read guards, visible_mode_locked (): a guard here is
+ * its hold), and several contexts delivering one client's requests.
  */
 
 #ifndef NCLIENTS
@@ -145,7 +194,8 @@
 mtype = { WAITER_NEW, WAITER_QUEUED, WAITER_GRANTED, WAITER_FAILED, WAITER_DONE,
           FAILURE_NONE, FAILURE_CANCELLED, FAILURE_TIMED_OUT, FAILURE_NOT_AT_ONCE,
           FAILURE_CLOSED, FAILURE_ALREADY_RELEASED, FAILURE_RELEASED_WHILE_WAITING,
-          FAILURE_RELEASED_BEFORE_COMPLETED, FAILURE_UPGRADE_PENDING };
+          FAILURE_RELEASED_BEFORE_COMPLETED, FAILURE_UPGRADE_OF_READ,
+          FAILURE_UPGRADE_PENDING };
 
 /* ---- AioRwLockState ---- */
 byte n_read;                 /* READ holds */
@@ -157,18 +207,18 @@ chan queue[3] = [NCLIENTS] of { byte };   /* waiting requests, one FIFO per mode
 byte next_seq;
 
 /* ---- AioRwLockWaiter (and its AioRwLockRequest), one per client ---- */
-mtype status[NCLIENTS] = WAITER_DONE;
+mtype status[NCLIENTS] = WAITER_DONE;   /* DONE also: no waiter */
 byte  req_mode[NCLIENTS];    /* request.mode */
 byte  seq[NCLIENTS];         /* request.seq */
 bool  is_upgrade[NCLIENTS];  /* request.is_upgrade */
 bool  queued[NCLIENTS];      /* request.queued */
 bool  changed_mode[NCLIENTS];
 mtype failure[NCLIENTS] = FAILURE_NONE;   /* failure */
-bool  dispatched[NCLIENTS];  /* in its context's completion source (dispatcher_push) */
+bool  woken[NCLIENTS];       /* its completion is in its context's completion source */
 
 /* ---- AioRwLockGuard, one per client ---- */
 byte gmode[NCLIENTS] = HOLD_NONE;  /* guard->mode; HOLD_NONE: no guard, or released */
-bool g_upgrade[NCLIENTS];    /* guard->upgrade != NULL: an upgrade its caller has not seen */
+bool g_upgrade[NCLIENTS];    /* guard->upgrade != NULL: an upgrade its caller has not learnt of */
 
 /* ---- The GCancellable of the client's current request ---- */
 bool cancelled[NCLIENTS];        /* g_cancellable_is_cancelled () */
@@ -192,10 +242,11 @@ hidden byte pk_heads[3], pk_n, pk_m, pk_i, pk_h, pk_c;
 hidden byte pk_any, pk_aw, pk_au, pk_ok;
 hidden byte rm_j, rm_s;
 hidden byte sv_r;
-hidden byte te_ok;
 hidden byte pa_first, pa_m, pa_h;
 hidden byte cl_r;
-hidden byte cm_from;
+hidden byte sg_from, sg_to;
+hidden mtype sb_refusal;
+hidden byte sb_entered;
 hidden byte ci_i, ci_m, ci_r, ci_u, ci_w, ci_next;
 hidden byte sp_i, sp_first, sp_f[3], sp_h;
 hidden byte sa_any, sa_wq, sa_rq;
@@ -491,45 +542,73 @@ inline pop_any(result)
 }
 
 /* =================================================================== */
-/* aio-rw-lock-guard.c (the parts the lock's mutex covers)              */
+/* aio-rw-lock-waiter.c: wakes a waiter, decides nothing                */
 /* =================================================================== */
 
-/* aio_rw_lock_guard_upgrade_granted_locked (): the state already counts
- * the hold as WRITE; whether the guard changed from UPGRADABLE_READ */
-inline upgrade_granted_locked(g, result)
+/* aio_rw_lock_waiter_connect (), before the submission, without the
+ * mutex: g_cancellable_connect () runs the handler at once (and connects
+ * nothing) if the cancellable is cancelled already; the waiter is NEW, so
+ * the handler does nothing. */
+inline waiter_connect(w)
 {
+  assert(status[w] == WAITER_NEW);
   if
-  :: gmode[g] != MODE_UPGRADABLE_READ -> result = false   /* released, or WRITE */
-  :: else ->
-     gmode[g] = MODE_WRITE;
-     result = true
+  :: cancelled[w] -> on_cancelled(w)
+  :: else -> connected[w] = true
   fi
 }
 
-/* aio_rw_lock_guard_upgrade_delivered_locked (): the upgrade's caller is
- * about to learn its outcome */
-inline upgrade_delivered_locked(g)
+/* aio_rw_lock_waiter_wake (): an async waiter's completion goes onto its
+ * context's completion source (aio_completion_source_push ()); its link is
+ * in one queue at a time. Never runs a callback. */
+inline waiter_wake(w)
 {
-  g_upgrade[g] = false
+  assert(!woken[w]);
+  woken[w] = true
 }
 
-/* aio_rw_lock_guard_upgrade_revoked_locked (): the caller serves */
-inline upgrade_revoked_locked(g)
+/* waiter_free () and aio_rw_lock_waiter_free (), once the task is gone:
+ * the model's waiter reads as none again (status DONE), so that equal
+ * states look equal. */
+inline waiter_free(w)
 {
-  if
-  :: gmode[g] != MODE_WRITE   /* released, or not changed by the upgrade */
-  :: else ->
-     gmode[g] = MODE_UPGRADABLE_READ;
-     convert(MODE_WRITE, MODE_UPGRADABLE_READ)
-  fi
+  assert(!woken[w] && !queued[w] && !connected[w] && !g_upgrade[w]);
+  status[w] = WAITER_DONE;
+  req_mode[w] = 0;
+  is_upgrade[w] = false;
+  changed_mode[w] = false;
+  failure[w] = FAILURE_NONE
 }
 
 /* =================================================================== */
-/* aio-rw-lock-waiter.c                                                 */
+/* aio-rw-lock-core.c: the mutex and every transition made under it     */
 /* =================================================================== */
 
-/* aio_rw_lock_waiter_settle_locked (): NEW or QUEUED -> GRANTED or FAILED,
- * and queued on its context's completion source. */
+/* hold_mode_locked (): a guard's hold (no re-entered guards in the model:
+ * a guard is its hold; HOLD_NONE once released) */
+#define hold_mode_locked(g) gmode[g]
+
+/* set_guard_mode_locked (): the guard's mode (HOLD_NONE: releases it) and
+ * its hold's, not yet the state's count of it; FROM and TO get that change */
+inline set_guard_mode_locked(g, mode, from, to)
+{
+  from = hold_mode_locked(g);
+  gmode[g] = mode;
+  to = hold_mode_locked(g)
+}
+
+/* change_mode_locked (): the same, and the state counts the hold in its
+ * new mode. Whoever may enter now is not served yet. */
+inline change_mode_locked(g, mode)
+{
+  set_guard_mode_locked(g, mode, sg_from, sg_to);
+  convert(sg_from, sg_to)
+}
+
+/* settle_locked (): a request's status changes from NEW or QUEUED to
+ * GRANTED or FAILED; its owner is woken. A granted upgrade of an
+ * UPGRADABLE_READ guard makes the guard WRITE: the state counts the hold
+ * as WRITE already. */
 inline settle_locked(w, st, err)
 {
   assert(status[w] == WAITER_NEW || status[w] == WAITER_QUEUED);
@@ -538,35 +617,17 @@ inline settle_locked(w, st, err)
   status[w] = st;
   failure[w] = err;
   if
-  :: is_upgrade[w] && (st) == WAITER_GRANTED ->
-     upgrade_granted_locked(w, changed_mode[w])
+  :: (st) == WAITER_GRANTED && is_upgrade[w] && gmode[w] == MODE_UPGRADABLE_READ ->
+     assert(writer);
+     set_guard_mode_locked(w, MODE_WRITE, sg_from, sg_to);
+     changed_mode[w] = true
   :: else
   fi;
-  /* dispatcher_push (): the waiter's link goes into one list at a time */
-  assert(!dispatched[w]);
-  dispatched[w] = true
+  waiter_wake(w)
 }
 
-/* aio_rw_lock_waiter_fail_locked () */
-inline fail_locked(w, err)
-{
-  settle_locked(w, WAITER_FAILED, err)
-}
-
-/* aio_rw_lock_waiter_fail_if_cancelled_locked (): the first thing a
- * submission does; RESULT: whether the request was cancelled (and failed) */
-inline fail_if_cancelled_locked(w, result)
-{
-  if
-  :: cancelled[w] ->
-     fail_locked(w, FAILURE_CANCELLED);
-     result = true
-  :: else -> result = false
-  fi
-}
-
-/* aio_rw_lock_serve_locked (): grants every waiting request that may
- * enter now; each grant is counted at once. */
+/* serve_locked (): grants every waiting request that may enter now; each
+ * grant is counted at once. */
 inline serve_locked()
 {
   do
@@ -578,65 +639,140 @@ inline serve_locked()
   od
 }
 
-/* revoke_locked (): gives a grant back and serves whoever it blocked */
+#ifndef BUG_NO_CANCEL_CHECK_AT_SUBMIT
+#define submit_sees_cancel(w) cancelled[w]
+#else
+#define submit_sees_cancel(w) false
+#endif
+
+/* submit_locked (): a new request, an acquisition or the upgrade of guard
+ * W: granted now, refused now, or queued. The one decision tree for both.
+ * ARMED gets whether a deadline source was attached. */
+inline submit_locked(w, timeout_msec, armed)
+{
+  armed = false;
+  assert(status[w] == WAITER_NEW);
+  sb_refusal = FAILURE_NONE;
+  sb_entered = false;
+
+  if
+  :: submit_sees_cancel(w) -> sb_refusal = FAILURE_CANCELLED
+  :: else ->
+     if
+     :: !is_upgrade[w]
+     :: else ->
+        if
+        :: gmode[w] == HOLD_NONE -> sb_refusal = FAILURE_ALREADY_RELEASED
+        :: gmode[w] == MODE_READ -> sb_refusal = FAILURE_UPGRADE_OF_READ
+        :: else ->
+           if
+           :: g_upgrade[w] || upgrade != NOBODY -> sb_refusal = FAILURE_UPGRADE_PENDING
+           :: else
+           fi
+        fi
+     fi
+  fi;
+
+  if
+  :: sb_refusal == FAILURE_NONE && is_upgrade[w] ->
+     /* pending from here until its caller learns the outcome */
+     g_upgrade[w] = true;
+     /* a hold that is exclusive already upgrades at once, closed or not */
+     sb_entered = (hold_mode_locked(w) == MODE_WRITE)
+  :: else
+  fi;
+
+  if
+  :: sb_refusal == FAILURE_NONE && !sb_entered ->
+     if
+     :: closed -> sb_refusal = FAILURE_CLOSED
+     :: !closed && is_upgrade[w] -> try_upgrade(sb_entered)
+     :: !closed && !is_upgrade[w] ->
+        /* what the contract says about admitting a new request at once */
+        sa_any = (queue_waits(MODE_READ) || queue_waits(MODE_WRITE) ||
+                  queue_waits(MODE_UPGRADABLE_READ) || upgrade != NOBODY);
+        sa_wq = (queue_waits(MODE_WRITE) || upgrade != NOBODY);
+        sa_rq = (queue_waits(MODE_READ) || queue_waits(MODE_UPGRADABLE_READ));
+        try_enter(req_mode[w], sb_entered);
+        if
+        :: sb_entered ->
+           /* FAIR: no barging; PREFER_WRITERS: a reader waits while a
+            * writer waits; PREFER_READERS: a writer lets waiting readers
+            * first */
+           assert(POLICY != FAIR || !sa_any);
+           assert(POLICY != PREFER_WRITERS || req_mode[w] == MODE_WRITE || !sa_wq);
+           assert(POLICY != PREFER_READERS || req_mode[w] != MODE_WRITE || !sa_rq)
+        :: else
+        fi
+     fi
+  :: else
+  fi;
+
+  if
+  :: sb_refusal == FAILURE_NONE && !sb_entered && (timeout_msec) == 0 ->
+     sb_refusal = FAILURE_NOT_AT_ONCE
+  :: else
+  fi;
+
+  if
+  :: sb_entered -> settle_locked(w, WAITER_GRANTED, FAILURE_NONE)
+  :: !sb_entered && sb_refusal != FAILURE_NONE -> settle_locked(w, WAITER_FAILED, sb_refusal)
+  :: !sb_entered && sb_refusal == FAILURE_NONE ->
+     if
+     :: is_upgrade[w] -> enqueue_upgrade(w)
+     :: else -> enqueue(w)
+     fi;
+     status[w] = WAITER_QUEUED;
+     /* every modelled waiter is async (has a task) */
+     armed = ((timeout_msec) > 0)
+  fi
+}
+
+/* withdraw_locked (): a request that was cancelled, or whose deadline
+ * passed, while it was waiting gives up its place; whoever it blocked is
+ * served. */
+inline withdraw_locked(w, err)
+{
+  assert(status[w] == WAITER_QUEUED);
+  remove(w);
+  settle_locked(w, WAITER_FAILED, err);
+#ifndef BUG_NO_SERVE_ON_WITHDRAW
+  serve_locked()
+#endif
+}
+
+/* revoke_locked (): hands a grant back before its caller learnt of it (for
+ * an upgrade, the guard is UPGRADABLE_READ again) and serves whoever it
+ * blocked. The waiter was woken at the grant already. */
 inline revoke_locked(w)
 {
   assert(status[w] == WAITER_GRANTED);
   if
-  :: is_upgrade[w] ->
-     if
-     :: changed_mode[w] -> upgrade_revoked_locked(w)
-     :: else
-     fi
-  :: else ->
+  :: !is_upgrade[w] ->
 #ifndef BUG_REVOKE_LEAK
      convert(req_mode[w], HOLD_NONE)
 #else
      skip
 #endif
+  :: is_upgrade[w] && changed_mode[w] && gmode[w] != HOLD_NONE ->
+     change_mode_locked(w, MODE_UPGRADABLE_READ)
+  :: else
   fi;
   status[w] = WAITER_FAILED;
   failure[w] = FAILURE_CANCELLED;
   serve_locked()
 }
 
-/* withdraw_locked (): a cancelled or expired request leaves the queue and
- * whoever it blocked is served */
-inline withdraw_locked(w, err)
+/* deliver_locked (): the line; the caller is told right after this. A
+ * grant whose request was cancelled by now is handed back; otherwise the
+ * outcome stands, and a later cancel is too late. An upgrade whose guard
+ * was released since its grant fails; the guard's pending upgrade ends.
+ * ST gets the outcome (Delivery.outcome). The new guard of a granted
+ * acquisition is made here too (in C by deliver_unlocked (), just after
+ * the unlock, by the same thread, which nobody else can observe). */
+inline deliver_locked(w, st)
 {
-  assert(status[w] == WAITER_QUEUED);
-  remove(w);
-  fail_locked(w, err);
-#ifndef BUG_NO_SERVE_ON_WITHDRAW
-  serve_locked()
-#endif
-}
-
-/* on_cancelled (): the "cancelled" handler, any thread, under the mutex */
-inline on_cancelled(w)
-{
-  if
-  :: status[w] == WAITER_NEW
-     /* not submitted yet: the submission sees the flag (set before this
-      * runs) and fails it without touching the state */
-  :: status[w] == WAITER_QUEUED -> withdraw_locked(w, FAILURE_CANCELLED)
-  :: status[w] == WAITER_GRANTED -> revoke_locked(w)
-  :: else   /* FAILED, DONE */
-  fi
-}
-
-/* on_timeout (): the deadline source, in the waiter's context */
-inline on_timeout(w)
-{
-  if
-  :: status[w] == WAITER_QUEUED -> withdraw_locked(w, FAILURE_TIMED_OUT)
-  :: else
-  fi
-}
-
-/* finish_locked (): leaves the lock's world */
-inline finish_locked(w)
-{
+  assert(!woken[w] && !queued[w]);
 #ifndef BUG_NO_REVOKE_AT_DELIVERY
   if
   :: status[w] == WAITER_GRANTED && cancelled[w] -> revoke_locked(w)
@@ -644,172 +780,191 @@ inline finish_locked(w)
   fi;
 #endif
   if
-  :: is_upgrade[w] ->
+  :: is_upgrade[w] && status[w] != WAITER_NEW ->
      if
      :: status[w] == WAITER_GRANTED && gmode[w] == HOLD_NONE ->
-        /* the guard was released between the grant and now */
         status[w] = WAITER_FAILED;
         failure[w] = FAILURE_RELEASED_BEFORE_COMPLETED
      :: else
      fi;
-     upgrade_delivered_locked(w)
+     /* guard->upgrade == waiter: the guard's only waiter is W, and a
+      * refused upgrade never set it */
+     g_upgrade[w] = false
   :: else
-  fi
-}
-
-/* The part of aio_rw_lock_waiter_deliver () under the mutex; ST gets the
- * status the task is completed with. The new guard of a granted
- * acquisition is made here too (in C just after the unlock, by the same
- * thread, which nobody else can observe). */
-inline deliver_locked(w, st)
-{
-  assert(dispatched[w]);
-  assert(status[w] == WAITER_GRANTED || status[w] == WAITER_FAILED);
-  dispatched[w] = false;
-  finish_locked(w);
+  fi;
   st = status[w];
-  status[w] = WAITER_DONE;
-  /* Cancelled before its callback runs: the grant was handed back. */
+  if
+  :: status[w] != WAITER_NEW -> status[w] = WAITER_DONE
+  :: else
+  fi;
+  /* cancelled before its delivery: the grant was handed back */
   assert(!(cancelled[w] && st == WAITER_GRANTED));
   if
   :: st == WAITER_GRANTED && !is_upgrade[w] ->
      assert(gmode[w] == HOLD_NONE);
-     gmode[w] = req_mode[w]    /* aio_rw_lock_guard_new_granted () */
+     gmode[w] = req_mode[w]    /* guard_new () */
   :: else
   fi
 }
 
-/* =================================================================== */
-/* aio-rw-lock.c and the guard's entry points                           */
-/* =================================================================== */
-
-/* submit_locked (): a new request, granted now, refused now, or queued.
- * Returns (in ARMED) whether a deadline source was attached. */
-inline submit_locked(w, timeout_msec, armed)
+/* on_cancelled (): the "cancelled" handler, any thread, under the mutex */
+inline on_cancelled(w)
 {
-  armed = false;
-  assert(status[w] == WAITER_NEW);
-#ifndef BUG_NO_CANCEL_CHECK_AT_SUBMIT
-  fail_if_cancelled_locked(w, te_ok);
-#else
-  te_ok = false;
-#endif
   if
-  :: te_ok   /* cancelled before (or while) it was connected */
-  :: else ->
-     /* what the contract says about admitting a new request at once */
-     sa_any = (queue_waits(MODE_READ) || queue_waits(MODE_WRITE) ||
-               queue_waits(MODE_UPGRADABLE_READ) || upgrade != NOBODY);
-     sa_wq = (queue_waits(MODE_WRITE) || upgrade != NOBODY);
-     sa_rq = (queue_waits(MODE_READ) || queue_waits(MODE_UPGRADABLE_READ));
-     if
-     :: closed -> fail_locked(w, FAILURE_CLOSED)
-     :: else ->
-        try_enter(req_mode[w], te_ok);
-        if
-        :: te_ok ->
-           /* FAIR: no barging; PREFER_WRITERS: a reader waits while a
-            * writer waits; PREFER_READERS: a writer lets waiting readers
-            * first */
-           assert(POLICY != FAIR || !sa_any);
-           assert(POLICY != PREFER_WRITERS || req_mode[w] == MODE_WRITE || !sa_wq);
-           assert(POLICY != PREFER_READERS || req_mode[w] != MODE_WRITE || !sa_rq);
-           settle_locked(w, WAITER_GRANTED, FAILURE_NONE)
-        :: else ->
-           if
-           :: (timeout_msec) == 0 -> fail_locked(w, FAILURE_NOT_AT_ONCE)
-           :: else ->
-              enqueue(w);
-              status[w] = WAITER_QUEUED;
-              armed = ((timeout_msec) > 0)
-           fi
-        fi
-     fi
+  :: status[w] == WAITER_QUEUED -> withdraw_locked(w, FAILURE_CANCELLED)
+  :: status[w] == WAITER_GRANTED -> revoke_locked(w)
+  :: else
+     /* NEW: the submission sees the flag (set before this runs) and
+      * refuses it without touching the state; FAILED, DONE: nothing */
   fi
 }
 
-/* change_mode_locked (): the guard's mode changes, the holds follow, and
- * whoever may enter now is served (no re-entered guards in the model: a
- * guard's mode is its hold's) */
-inline change_mode_locked(g, mode)
+/* on_deadline_due (): the deadline source, on the waiter's context. A
+ * deadline never revokes a grant. */
+inline on_deadline_due(w)
 {
-  cm_from = gmode[g];
-  gmode[g] = mode;
-  convert(cm_from, mode);
-  serve_locked()
+  if
+  :: status[w] == WAITER_QUEUED -> withdraw_locked(w, FAILURE_TIMED_OUT)
+  :: else
+  fi
 }
 
-/* release_locked (): the guard's hold ends; a pending upgrade fails */
-inline release_locked(g)
+/* deliver_unlocked (): after deliver_locked (), without the mutex:
+ * aio_rw_lock_waiter_disconnect (). g_cancellable_disconnect () waits for
+ * a handler that is running (the caller's guard: !handler_pending[w]); the
+ * guard or the error is left in the waiter (the guard: see
+ * deliver_locked ()). */
+inline deliver_unlocked(w)
 {
-  assert(gmode[g] != HOLD_NONE);
-  /* a waiting upgrade leaves the queue; one already decided learns at
-   * delivery that its guard is gone */
+  assert(!handler_pending[w]);
+  connected[w] = false
+}
+
+/* on_completion (): the completion source of the waiter's context
+ * dispatches it: g_task_return_boolean (). GTask then calls
+ * aio_rw_lock_core_task_returned (), at once or from an idle of its own.
+ * Nothing of the lock is touched: not under the mutex. */
+inline on_completion(w, st)
+{
+  assert(woken[w]);
+  woken[w] = false
+}
+
+/* aio_rw_lock_core_task_returned (): the task's callback, on the waiter's
+ * context: deliver_locked () under the mutex, then (deliver_unlocked (),
+ * then) the caller's callback. LANDED gets whether the cancel had landed
+ * by now: the line. */
+inline task_returned(w, st, landed)
+{
+  landed = cancelled[w];
+  deliver_locked(w, st)
+}
+
+/* waiter_new_async (): the waiter of a new request (an acquisition, or the
+ * upgrade of the client's guard); EARLY: the cancellable was cancelled at
+ * the call, so g_task_return_error_if_cancelled () returned the task with
+ * CANCELLED and the lock is not touched. */
+inline waiter_new_async(w, mode, upgrade_of, early)
+{
+  assert(status[w] == WAITER_DONE && !woken[w]);
+  status[w] = WAITER_NEW;
+  req_mode[w] = mode;
+  is_upgrade[w] = upgrade_of;
+  changed_mode[w] = false;
+  failure[w] = FAILURE_NONE;
+  early = cancelled[w]
+}
+
+/* The caller's callback of an acquisition, and the
+ * aio_rw_lock_core_acquire_finish () it calls: it only reads what was
+ * delivered (ST; NEW: the task's own CANCELLED error). */
+inline acquire_finish(w, st, outcome, timeout_msec, landed)
+{
   if
-  :: g_upgrade[g] && status[g] == WAITER_QUEUED ->
-     remove(g);
-     fail_locked(g, FAILURE_RELEASED_WHILE_WAITING)
-  :: else
+  :: st == WAITER_NEW -> outcome = FAILURE_CANCELLED
+  :: st == WAITER_FAILED -> outcome = failure[w]
+  :: else -> assert(st == WAITER_GRANTED); outcome = FAILURE_NONE
   fi;
-  change_mode_locked(g, HOLD_NONE)
+  /* the line: a request whose cancel landed before it never reports
+   * success; a success holds the lock (even if cancelled since: too late),
+   * a failure holds nothing */
+  assert(outcome != FAILURE_NONE || !landed);
+  assert(outcome != FAILURE_NONE || gmode[w] == req_mode[w]);
+  assert(outcome == FAILURE_NONE || gmode[w] == HOLD_NONE);
+  /* and a request fails only for a reason */
+  assert(outcome == FAILURE_NONE ||
+         (outcome == FAILURE_CANCELLED && landed) ||
+         (outcome == FAILURE_TIMED_OUT && (timeout_msec) > 0) ||
+         (outcome == FAILURE_NOT_AT_ONCE && (timeout_msec) == 0) ||
+         (outcome == FAILURE_CLOSED && closed));
+  assert(requested[w]);     /* completes exactly once */
+  requested[w] = false
 }
 
-/* The locked part of aio_rw_lock_guard_downgrade () */
-inline downgrade_locked(g)
+/* The caller's callback of an upgrade, and the
+ * aio_rw_lock_core_upgrade_finish () it calls; FROM: the guard's mode when
+ * the upgrade was asked for. */
+inline upgrade_finish(w, st, outcome, landed, from)
 {
-  assert(gmode[g] != HOLD_NONE && !g_upgrade[g]);   /* else refused */
   if
-  :: gmode[g] != MODE_READ -> change_mode_locked(g, MODE_READ)
-  :: else
-  fi
+  :: st == WAITER_NEW -> outcome = FAILURE_CANCELLED
+  :: st == WAITER_FAILED -> outcome = failure[w]
+  :: else -> assert(st == WAITER_GRANTED); outcome = FAILURE_NONE
+  fi;
+  assert(outcome != FAILURE_NONE || !landed);
+  /* success leaves a WRITE guard; a failure leaves the guard as it was */
+  assert(outcome != FAILURE_NONE || gmode[w] == MODE_WRITE);
+  assert(outcome == FAILURE_NONE || gmode[w] == (from) || gmode[w] == HOLD_NONE);
+  assert(outcome == FAILURE_NONE ||
+         (outcome == FAILURE_CANCELLED && landed) ||
+         ((outcome == FAILURE_RELEASED_WHILE_WAITING ||
+           outcome == FAILURE_RELEASED_BEFORE_COMPLETED) && gmode[w] == HOLD_NONE) ||
+         (outcome == FAILURE_UPGRADE_OF_READ && (from) == MODE_READ) ||
+         (outcome == FAILURE_CLOSED && closed));
+  assert(requested[w]);
+  requested[w] = false
 }
 
-/* submit_upgrade_locked () (the client only upgrades its UPGRADABLE_READ
- * guard, so FAILURE_UPGRADE_OF_READ is not modelled) */
-inline submit_upgrade_locked(g)
-{
-  is_upgrade[g] = true;
-  fail_if_cancelled_locked(g, te_ok);
-  if
-  :: te_ok
-  :: else ->
-     if
-     :: gmode[g] == HOLD_NONE -> fail_locked(g, FAILURE_ALREADY_RELEASED)
-     :: gmode[g] == MODE_READ -> assert(false)
-     :: gmode[g] != HOLD_NONE && gmode[g] != MODE_READ &&
-        (g_upgrade[g] || upgrade != NOBODY) -> fail_locked(g, FAILURE_UPGRADE_PENDING)
-     :: gmode[g] != HOLD_NONE && gmode[g] != MODE_READ &&
-        !g_upgrade[g] && upgrade == NOBODY ->
-        /* pending from here until its caller sees the outcome */
-        g_upgrade[g] = true;
-        if
-        :: gmode[g] == MODE_WRITE ->   /* already exclusive */
-           settle_locked(g, WAITER_GRANTED, FAILURE_NONE)
-        :: gmode[g] != MODE_WRITE && closed -> fail_locked(g, FAILURE_CLOSED)
-        :: gmode[g] != MODE_WRITE && !closed ->
-           try_upgrade(te_ok);
-           if
-           :: te_ok -> settle_locked(g, WAITER_GRANTED, FAILURE_NONE)
-           :: else ->
-              enqueue_upgrade(g);
-              status[g] = WAITER_QUEUED
-           fi
-        fi
-     fi
-  fi
-}
-
-/* aio_rw_lock_close () */
-inline close_lock()
+/* aio_rw_lock_core_close () */
+inline core_close()
 {
   close();
   do
   :: pop_any(cl_r);
      if
      :: cl_r == NOBODY -> break
-     :: else -> fail_locked(cl_r, FAILURE_CLOSED)
+     :: else -> settle_locked(cl_r, WAITER_FAILED, FAILURE_CLOSED)
      fi
   od
+}
+
+/* release_locked (): the guard's hold ends. A waiting upgrade leaves the
+ * queue; one already decided learns at delivery that its guard is gone. */
+inline release_locked(g)
+{
+  assert(gmode[g] != HOLD_NONE);
+  if
+  :: g_upgrade[g] && status[g] == WAITER_QUEUED ->
+     remove(g);
+     settle_locked(g, WAITER_FAILED, FAILURE_RELEASED_WHILE_WAITING)
+  :: else
+  fi;
+  change_mode_locked(g, HOLD_NONE);
+  serve_locked()
+}
+
+/* aio_rw_lock_core_guard_downgrade (): refused (a programmer error) once
+ * released or while the guard's upgrade is pending, which the client never
+ * does */
+inline guard_downgrade(g)
+{
+  assert(gmode[g] != HOLD_NONE && !g_upgrade[g]);
+  if
+  :: gmode[g] != MODE_READ ->
+     change_mode_locked(g, MODE_READ);
+     serve_locked()
+  :: else
+  fi
 }
 
 /* =================================================================== */
@@ -889,12 +1044,14 @@ inline check_invariants()
     :: ci_m == MODE_WRITE -> ci_w++
     :: else
     fi;
-    /* a request is in at most one place */
-    assert(!(queued[ci_i] && dispatched[ci_i]));
+    /* a request is in at most one place; only a decided one is woken */
+    assert(!(queued[ci_i] && woken[ci_i]));
     assert(queued[ci_i] == (status[ci_i] == WAITER_QUEUED));
+    assert(!woken[ci_i] || status[ci_i] == WAITER_GRANTED || status[ci_i] == WAITER_FAILED);
     /* a cancelled request does not stay queued or granted once the
      * "cancelled" handler has run (or was skipped, as it was connected
-     * after the cancellation): it completes promptly */
+     * after the cancellation): it completes promptly, and a grant is
+     * handed back before the callback runs */
     assert(!(cancelled[ci_i] && !handler_pending[ci_i] &&
              (status[ci_i] == WAITER_QUEUED || status[ci_i] == WAITER_GRANTED)));
     /* guard->upgrade: from the upgrade's submission to its delivery */
@@ -920,10 +1077,12 @@ inline check_invariants()
  * in the model depends on a client's number but its own variables), so
  * this holds for every client. With the assertions of acquire_finish() and
  * upgrade_finish() (a request fails only if it was cancelled, its deadline
- * passed, the lock was closed or, for an upgrade, the guard was released),
+ * passed, the lock was closed or, for an upgrade, the guard was released
+ * or is a READ guard),
  * it says: a request that is not cancelled is eventually granted.
  * ([] <> !requested[0] is [] (requested[0] -> <> !requested[0]).) */
 ltl no_starvation { [] <> !requested[0] }
+
 
 /* =================================================================== */
 /* Threads                                                              */
@@ -931,8 +1090,10 @@ ltl no_starvation { [] <> !requested[0] }
 
 #if defined(LIVENESS) && !defined(NO_CANCEL)
 #define WILL_CANCEL if :: will_cancel[i] = true :: will_cancel[i] = false fi
+#define FORGET_CANCEL cancelled[i] = false; will_cancel[i] = false
 #else
 #define WILL_CANCEL skip
+#define FORGET_CANCEL cancelled[i] = false
 #endif
 
 #if ITERATIONS > 0
@@ -943,104 +1104,24 @@ ltl no_starvation { [] <> !requested[0] }
 #define NEXT_ITERATION skip
 #endif
 
-/* A fresh waiter: aio_rw_lock_waiter_new () */
-inline waiter_new(w, mode)
-{
-  status[w] = WAITER_NEW;
-  req_mode[w] = mode;
-  is_upgrade[w] = false;
-  changed_mode[w] = false;
-  failure[w] = FAILURE_NONE
-}
-
-/* aio_rw_lock_waiter_connect (), before the submission, without the
- * mutex: g_cancellable_connect () runs the handler at once (and connects
- * nothing) if the cancellable is cancelled already; the waiter is NEW, so
- * the handler does nothing. */
-inline connect(w)
-{
-  assert(status[w] == WAITER_NEW);
-  if
-  :: cancelled[w] -> on_cancelled(w)
-  :: else -> connected[w] = true
-  fi
-}
-
-/* The callback of an acquisition: acquire_finish (). A guard whose
- * cancellable was cancelled after delivery is dropped (released). */
-inline acquire_finish(w, st, outcome, timeout_msec)
-{
-  if
-  :: st == WAITER_FAILED -> outcome = failure[w]
-  :: else ->
-     assert(st == WAITER_GRANTED && gmode[w] == req_mode[w]);
-     if
-     :: cancelled[w] ->
-        release_locked(w);
-        outcome = FAILURE_CANCELLED
-     :: else -> outcome = FAILURE_NONE
-     fi
-  fi;
-  /* a cancelled request never reports success and never ends holding */
-  assert(outcome == FAILURE_NONE || gmode[w] == HOLD_NONE);
-  assert(outcome != FAILURE_NONE || !cancelled[w]);
-  /* and a request fails only for a reason */
-  assert(outcome == FAILURE_NONE ||
-         (outcome == FAILURE_CANCELLED && cancelled[w]) ||
-         (outcome == FAILURE_TIMED_OUT && (timeout_msec) > 0) ||
-         (outcome == FAILURE_NOT_AT_ONCE && (timeout_msec) == 0) ||
-         (outcome == FAILURE_CLOSED && closed));
-  assert(requested[w]);     /* completes exactly once */
-  requested[w] = false;
-  check_invariants()
-}
-
-/* The callback of an upgrade: aio_rw_lock_guard_upgrade_finish () */
-inline upgrade_finish(w, st, outcome)
-{
-  if
-  :: st == WAITER_FAILED -> outcome = failure[w]
-  :: else ->
-     if
-     :: cancelled[w] ->
-        if
-        :: changed_mode[w] ->
-           upgrade_revoked_locked(w);
-           serve_locked()
-        :: else
-        fi;
-        outcome = FAILURE_CANCELLED
-     :: else -> outcome = FAILURE_NONE
-     fi
-  fi;
-  /* success leaves a WRITE guard; failure leaves the guard as it was */
-  assert(outcome != FAILURE_NONE || gmode[w] == MODE_WRITE);
-  assert(outcome == FAILURE_NONE || gmode[w] == MODE_UPGRADABLE_READ || gmode[w] == HOLD_NONE);
-  assert(outcome != FAILURE_NONE || !cancelled[w]);
-  assert(outcome == FAILURE_NONE ||
-         (outcome == FAILURE_CANCELLED && cancelled[w]) ||
-         ((outcome == FAILURE_RELEASED_WHILE_WAITING ||
-           outcome == FAILURE_RELEASED_BEFORE_COMPLETED) && gmode[w] == HOLD_NONE) ||
-         (outcome == FAILURE_CLOSED && closed));
-  assert(requested[w]);
-  requested[w] = false;
-  check_invariants()
-}
-
 proctype client(byte i)
 {
   byte iter;
   byte mode;
-  mtype st;          /* the status the request was delivered with */
+  byte umode;        /* the guard's mode when its upgrade was asked for */
+  mtype st;          /* the outcome deliver_locked() delivered */
   mtype outcome;     /* what its callback saw */
   bool armed;        /* a deadline source is attached */
+  bool early;        /* cancelled at the call: the task returned at once */
+  bool landed;       /* the cancel had landed at the line */
   bool released;     /* the guard was released while its upgrade waited */
   short timeout_msec;
 
 end_idle:
   do
   :: MORE ->
-     /* aio_rw_lock_acquire_async (mode, timeout, cancellable): a fresh cancellable */
+     /* aio_rw_lock_acquire_async (mode, timeout, cancellable): a fresh
+      * cancellable, which may be cancelled before the call looks at it */
      atomic {
        if
        :: mode = MODE_READ
@@ -1058,40 +1139,37 @@ end_idle:
 #else
        timeout_msec = -1;
 #endif
-       cancelled[i] = false;
        WILL_CANCEL;
        requested[i] = true
      }
-     d_step {
-       if
-       :: cancelled[i] ->
-          /* already cancelled at the call: the state is untouched */
-          outcome = FAILURE_CANCELLED;
-          requested[i] = false
-       :: else -> waiter_new(i, mode)
-       fi
-     }
+     d_step { waiter_new_async(i, mode, false, early) }
      if
-     :: outcome == FAILURE_CANCELLED
+     :: early   /* already cancelled at the call: the state is untouched */
      :: else ->
-        d_step { connect(i) }
+        d_step { waiter_connect(i) }
         d_step { submit_locked(i, timeout_msec, armed); check_invariants() }
-        /* the main loop: the completion source, or the deadline */
+        /* the main loop: the completion source, or the deadline (which
+         * may still fire until deliver_unlocked () destroys it, and then
+         * does nothing, the waiter not being QUEUED) */
         do
-        :: d_step { dispatched[i] -> deliver_locked(i, st); armed = false; check_invariants() }
+        :: d_step { woken[i] -> on_completion(i, st); armed = false }
            break
 #ifdef WITH_TIMEOUT
-        :: d_step { armed -> armed = false; on_timeout(i); check_invariants() }
+        :: d_step { armed -> armed = false; on_deadline_due(i); check_invariants() }
 #endif
-        od;
-        skip;   /* (spin: a loop may not jump straight into a d_step) */
-        /* disconnect () waits for a running handler; then the callback */
-        d_step {
-          !handler_pending[i] ->
-          connected[i] = false;
-          acquire_finish(i, st, outcome, timeout_msec)
-        }
+        od
      fi;
+     skip;   /* (spin: a break may not jump straight into a d_step) */
+     /* GTask's deferral: the other threads go on; then the line */
+     d_step { task_returned(i, st, landed); check_invariants() }
+     /* disconnect () waits for a running handler; then the callback */
+     d_step {
+       !handler_pending[i] ->
+       deliver_unlocked(i);
+       acquire_finish(i, st, outcome, timeout_msec, landed);
+       waiter_free(i);
+       FORGET_CANCEL; st = 0; landed = false; early = false
+     }
 
      if
      :: outcome == FAILURE_NONE ->
@@ -1100,38 +1178,37 @@ end_idle:
         :: skip
 #ifdef WITH_DOWNGRADE
         :: gmode[i] != MODE_READ ->
-           d_step { downgrade_locked(i); check_invariants() }
+           d_step { guard_downgrade(i); check_invariants() }
 #endif
 #ifdef WITH_UPGRADE
         :: gmode[i] == MODE_UPGRADABLE_READ ->
-           /* aio_rw_lock_guard_upgrade_async (cancellable): a fresh cancellable */
-           atomic { cancelled[i] = false; WILL_CANCEL; requested[i] = true }
-           d_step {
-             if
-             :: cancelled[i] -> outcome = FAILURE_CANCELLED; requested[i] = false
-             :: else -> waiter_new(i, MODE_WRITE)
-             fi
-           }
+           /* aio_rw_lock_guard_upgrade_async (cancellable) */
+           atomic { umode = gmode[i]; WILL_CANCEL; requested[i] = true }
+           d_step { waiter_new_async(i, MODE_WRITE, true, early) }
            if
-           :: outcome == FAILURE_CANCELLED
+           :: early
            :: else ->
-              d_step { connect(i) }
-              d_step { submit_upgrade_locked(i); check_invariants() }
-              released = false;
+              d_step { waiter_connect(i) }
+              d_step { submit_locked(i, -1, armed); check_invariants() }
               do
-              :: d_step { dispatched[i] -> deliver_locked(i, st); check_invariants() }
+              :: d_step { woken[i] -> on_completion(i, st) }
                  break
               :: d_step { !released && gmode[i] != HOLD_NONE ->
-                   /* the guard is released before the upgrade completes */
+                   /* the guard is released before the upgrade completes
+                    * (after on_completion () would be the same to every
+                    * other thread: it touches nothing of the lock) */
                    release_locked(i); check_invariants(); released = true }
-              od;
-              skip;
-              d_step {
-                !handler_pending[i] ->
-                connected[i] = false;
-                upgrade_finish(i, st, outcome)
-              }
-           fi
+              od
+           fi;
+           skip;
+           d_step { task_returned(i, st, landed); check_invariants() }
+           d_step {
+             !handler_pending[i] ->
+             deliver_unlocked(i);
+             upgrade_finish(i, st, outcome, landed, umode);
+             waiter_free(i);
+             FORGET_CANCEL; st = 0; landed = false; early = false
+           }
 #endif
         fi;
         if
@@ -1142,10 +1219,10 @@ end_idle:
      fi;
 
      d_step {
-       assert(gmode[i] == HOLD_NONE && !requested[i] && !dispatched[i]);
+       assert(gmode[i] == HOLD_NONE && !requested[i] && !woken[i]);
        assert(status[i] == WAITER_DONE);
        /* forget the dead locals, so equal states look equal */
-       mode = 0; st = 0; outcome = 0; armed = false; released = false;
+       mode = 0; umode = 0; outcome = 0; armed = false; released = false;
        timeout_msec = 0;
        NEXT_ITERATION
      }
@@ -1154,11 +1231,12 @@ end_idle:
 }
 
 /* The thread that cancels client C's requests: at any time (before the
- * call, while NEW, QUEUED, or GRANTED and not yet delivered, or after the
- * delivery), g_cancellable_cancel () sets the flag at once and, if the
- * handler is connected, runs it next, under the mutex. Meanwhile the other
- * threads go on (the handler waits for the mutex). With LIVENESS, whether a
- * request is going to be cancelled at all is decided when it is made
+ * call looks at the cancellable, while NEW, QUEUED, GRANTED, woken, in
+ * GTask's deferral, or after the line but before the callback),
+ * g_cancellable_cancel () sets the flag at once and, if the handler is
+ * connected, runs it next, under the mutex. Meanwhile the other threads go
+ * on (the handler waits for the mutex). With LIVENESS, whether a request
+ * is going to be cancelled at all is decided when it is made
  * (will_cancel), so that weak fairness does not force every waiting
  * request to be cancelled. */
 proctype canceller(byte c)
@@ -1182,7 +1260,7 @@ end_cancel:
 #ifdef WITH_CLOSE
 active proctype closer()
 {
-  d_step { close_lock(); check_invariants() }
+  d_step { core_close(); check_invariants() }
 }
 #endif
 
