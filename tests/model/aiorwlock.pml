@@ -120,6 +120,11 @@
  *   BUG_NO_CANCEL_CHECK_AT_SUBMIT  submit_locked() does not look at the
  *                              cancellable (whose handler did nothing, the
  *                              waiter being NEW)
+ *   BUG_DECIDE_AT_DISPATCH     deliver_locked() runs in on_completion(),
+ *                              before GTask's deferral of the callback, where
+ *                              the code before b260a69 decided: a cancel that
+ *                              lands in the deferral, before the callback
+ *                              starts, comes too late
  *
  * Properties:
  *   check_invariants(), at the end of every section under the mutex:
@@ -848,6 +853,11 @@ inline on_completion(w, st)
 {
   assert(woken[w]);
   woken[w] = false
+#ifdef BUG_DECIDE_AT_DISPATCH
+  ;
+  deliver_locked(w, st);
+  check_invariants()
+#endif
 }
 
 /* aio_rw_lock_core_task_returned (): the task's callback, on the waiter's
@@ -857,7 +867,14 @@ inline on_completion(w, st)
 inline task_returned(w, st, landed)
 {
   landed = cancelled[w];
+#ifndef BUG_DECIDE_AT_DISPATCH
   deliver_locked(w, st)
+#else
+  if
+  :: status[w] == WAITER_NEW -> deliver_locked(w, st)   /* refused at the call */
+  :: else   /* decided in on_completion () */
+  fi
+#endif
 }
 
 /* waiter_new_async (): the waiter of a new request (an acquisition, or the
