@@ -103,6 +103,9 @@
  *   WITH_UPGRADABLE  clients also ask for UPGRADABLE_READ
  *   WITH_UPGRADE     an UPGRADABLE_READ holder may upgrade (and release the
  *                    guard while its upgrade waits); implies WITH_UPGRADABLE
+ *   WITH_UPGRADE_ANY with WITH_UPGRADE: any holder may ask for an upgrade
+ *                    (a READ guard is refused, a WRITE one is granted at
+ *                    once, closed or not)
  *   WITH_DOWNGRADE   a WRITE / UPGRADABLE_READ holder may downgrade to READ
  *   WITH_TIMEOUT     acquisitions have a deadline of -1, 0 or >0 ms; a
  *                    deadline may expire while the request is queued
@@ -1198,8 +1201,13 @@ end_idle:
            d_step { guard_downgrade(i); check_invariants() }
 #endif
 #ifdef WITH_UPGRADE
-        :: gmode[i] == MODE_UPGRADABLE_READ ->
-           /* aio_rw_lock_guard_upgrade_async (cancellable) */
+        :: /* aio_rw_lock_guard_upgrade_async (cancellable), of an
+            * UPGRADABLE_READ guard (it waits for the other readers), or
+            * with WITH_UPGRADE_ANY of any guard (READ is refused, WRITE
+            * is granted at once) */
+#ifndef WITH_UPGRADE_ANY
+           gmode[i] == MODE_UPGRADABLE_READ ->
+#endif
            atomic { umode = gmode[i]; WILL_CANCEL; requested[i] = true }
            d_step { waiter_new_async(i, MODE_WRITE, true, early) }
            if

@@ -43,7 +43,7 @@ safety-prefer-readers                |default|pass|safety  |-DPOLICY=PREFER_READ
 safety-fair-upgrade                  |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE|
 safety-prefer-writers-upgrade        |default|pass|safety  |-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE|
 safety-prefer-readers-upgrade        |default|pass|safety  |-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE|
-safety-timeout-close                 |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_TIMEOUT -DWITH_CLOSE|
+safety-timeout-close                 |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_UPGRADE -DWITH_UPGRADE_ANY -DWITH_DOWNGRADE -DWITH_TIMEOUT -DWITH_CLOSE|
 liveness-fair                        |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|
 liveness-prefer-readers-starves      |default|fail|liveness|-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|acceptance cycle
 liveness-prefer-writers-starves      |default|fail|liveness|-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|acceptance cycle
