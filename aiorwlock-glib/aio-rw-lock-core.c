@@ -21,10 +21,10 @@
  * served (granted), or withdrawn (cancelled, expired, closed); once
  * granted, revoked if cancelled before its caller learns of it; delivered
  * on the caller's context (or in the caller's thread, for a blocking one)
- * immediately before the caller is told. The end of the delivery, after
- * the cancel handler is disconnected, is the line of DESIGN.md: a cancel
- * that lands before it hands the hold back, one that lands after it is
- * too late. */
+ * immediately before the caller is told, after its cancel handler is
+ * disconnected. The delivery is the line of DESIGN.md (and of
+ * doc/cancellation.md): a cancel that lands before it hands the hold back,
+ * one that lands after it is too late. */
 
 /* Guards that re-entered one another share a hold: the state counts the
  * hold once, in the strongest mode among its unreleased guards. A guard
@@ -329,26 +329,26 @@ revoke_locked (AioRwLockCore   *self,
   serve_locked (self);
 }
 
-/* What a delivery leaves to do once the mutex is released. */
-typedef struct
-{
-  AioRwLockWaiterStatus  outcome;  /* GRANTED, FAILED, or NEW (never submitted) */
-  gulong                 cancelled_id;
-  GSource               *deadline;
-} Delivery;
-
-/* The decision, right before the caller is told: a grant whose request
- * was cancelled by now is handed back. deliver_unlocked () looks once more
- * after the cancel handler is disconnected, immediately before the
- * callback: that is the line. */
 static void
-deliver_locked (AioRwLockCore   *self,
-                AioRwLockWaiter *waiter,
-                Delivery        *delivery)
+revoke_if_cancelled_locked (AioRwLockCore   *self,
+                            AioRwLockWaiter *waiter)
 {
   if (waiter->status == AIO_RW_LOCK_WAITER_GRANTED &&
       g_cancellable_is_cancelled (waiter->cancellable))
     revoke_locked (self, waiter);
+}
+
+/* The line: the caller is told right after this, with its cancel handler
+ * disconnected already. A grant whose request was cancelled by now is
+ * handed back; otherwise the outcome stands, and a later cancel is too
+ * late. An upgrade is pending until here. */
+static AioRwLockWaiterStatus
+deliver_locked (AioRwLockCore   *self,
+                AioRwLockWaiter *waiter)
+{
+  AioRwLockWaiterStatus outcome;
+
+  revoke_if_cancelled_locked (self, waiter);
 
   if (waiter->request.is_upgrade && waiter->status != AIO_RW_LOCK_WAITER_NEW)
     {
@@ -363,12 +363,10 @@ deliver_locked (AioRwLockCore   *self,
         waiter->guard->upgrade = NULL;
     }
 
-  delivery->outcome = waiter->status;
-  delivery->cancelled_id = waiter->cancelled_id;
-  delivery->deadline = g_steal_pointer (&waiter->deadline);
-  waiter->cancelled_id = 0;
-  if (waiter->status != AIO_RW_LOCK_WAITER_NEW)
+  outcome = waiter->status;
+  if (outcome != AIO_RW_LOCK_WAITER_NEW)
     waiter->status = AIO_RW_LOCK_WAITER_DONE;
+  return outcome;
 }
 
 /* Any thread; also at once inside g_cancellable_connect (). */
@@ -443,33 +441,35 @@ failure_to_error (AioRwLockWaiter *waiter)
     }
 }
 
-/* After deliver_locked (), without the mutex: disconnects the waiter,
- * hands back a grant whose cancel landed meanwhile, and leaves in the
- * waiter the guard of a granted acquisition. A failure stays a code
- * until _finish makes its GError. */
+/* Delivers @waiter: called with the mutex held, returns with it released,
+ * the waiter disconnected and, for a granted acquisition, its guard made.
+ * A failure stays a code until _finish makes its GError. */
 static void
-deliver_unlocked (AioRwLockCore   *self,
-                  AioRwLockWaiter *waiter,
-                  Delivery        *delivery)
+deliver (AioRwLockCore   *self,
+         AioRwLockWaiter *waiter)
 {
-  aio_rw_lock_waiter_disconnect (waiter, delivery->cancelled_id, delivery->deadline);
+  gulong cancelled_id = waiter->cancelled_id;
+  GSource *deadline = g_steal_pointer (&waiter->deadline);
+  AioRwLockWaiterStatus outcome;
 
-  /* Disconnecting waits for a "cancelled" emission running on another
-   * thread: a cancel that landed since the decision has run to its end
-   * before the callback, so it counts as before the line. After this
-   * check a cancel is too late. */
-  if (delivery->outcome == AIO_RW_LOCK_WAITER_GRANTED &&
-      g_cancellable_is_cancelled (waiter->cancellable))
+  if (cancelled_id != 0)
     {
-      g_mutex_lock (&self->mutex);
-      waiter->status = AIO_RW_LOCK_WAITER_GRANTED;
-      revoke_locked (self, waiter);
-      waiter->status = AIO_RW_LOCK_WAITER_DONE;
+      /* A cancel that landed already hands the grant back now: a
+       * "cancelled" handler of the caller's may be waiting for that, and
+       * disconnecting waits for the handlers of an emission running on
+       * another thread. Until it returns, ours may still run; the waiter
+       * stays undecided (an upgrade pending) meanwhile. */
+      revoke_if_cancelled_locked (self, waiter);
+      waiter->cancelled_id = 0;
       g_mutex_unlock (&self->mutex);
-      delivery->outcome = AIO_RW_LOCK_WAITER_FAILED;
+      aio_rw_lock_waiter_disconnect (waiter, cancelled_id, NULL);
+      g_mutex_lock (&self->mutex);
     }
+  outcome = deliver_locked (self, waiter);
+  g_mutex_unlock (&self->mutex);
 
-  if (delivery->outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade)
+  aio_rw_lock_waiter_disconnect (waiter, 0, deadline);
+  if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade)
     waiter->guard = guard_new (self, waiter->request.mode);
 }
 
@@ -504,12 +504,9 @@ aio_rw_lock_core_task_returned (GObject      *source_object,
 {
   AioRwLockWaiter *waiter = g_task_get_task_data (G_TASK (result));
   AioRwLockCore *self = waiter->core;
-  Delivery delivery;
 
   g_mutex_lock (&self->mutex);
-  deliver_locked (self, waiter, &delivery);
-  g_mutex_unlock (&self->mutex);
-  deliver_unlocked (self, waiter, &delivery);
+  deliver (self, waiter);
 
   /* GIO lets a caller pass no callback. */
   if (waiter->callback != NULL)
@@ -642,7 +639,6 @@ aio_rw_lock_core_acquire (AioRwLockCore  *self,
                           GError        **error)
 {
   AioRwLockWaiter waiter;
-  Delivery delivery;
   gint64 end_time = -1;
   GCond cond;
 
@@ -666,9 +662,7 @@ aio_rw_lock_core_acquire (AioRwLockCore  *self,
                waiter.status == AIO_RW_LOCK_WAITER_QUEUED)
         withdraw_locked (self, &waiter, AIO_RW_LOCK_FAILURE_TIMED_OUT);
     }
-  deliver_locked (self, &waiter, &delivery);
-  g_mutex_unlock (&self->mutex);
-  deliver_unlocked (self, &waiter, &delivery);
+  deliver (self, &waiter);
   g_cond_clear (&cond);
 
   if (waiter.failure != AIO_RW_LOCK_FAILURE_NONE)

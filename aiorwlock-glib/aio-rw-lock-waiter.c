@@ -108,9 +108,9 @@ aio_rw_lock_waiter_wake (AioRwLockWaiter *self)
     aio_completion_source_push (self->completions, &self->completion);
 }
 
-/* After the outcome was decided, without the core's mutex (a handler
- * running on another thread takes it, and g_cancellable_disconnect ()
- * waits for the handler). An async waiter's on its context's thread. */
+/* At delivery, without the core's mutex (a handler running on another
+ * thread takes it, and g_cancellable_disconnect () waits for the handler).
+ * An async waiter's on its context's thread. */
 void
 aio_rw_lock_waiter_disconnect (AioRwLockWaiter *self,
                                gulong           cancelled_id,
