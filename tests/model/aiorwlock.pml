@@ -2,8 +2,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Written against aiorwlock-glib/ as of commit b260a69 ("rw-lock: Give the
- * mutex one owner, share one completion source per context"); a change to
+ * Written against aiorwlock-glib/ as of commit 1a3ab61 ("rw-lock: Hand back
+ * a grant whose cancel ran while its handler was cut off"); a change to
  * aio-rw-lock-core.c or aio-rw-lock-state.c must be made here too (the
  * names below say where).
  *
@@ -15,6 +15,7 @@
  *                                             is_upgrade[], queued[], changed_mode[],
  *                                             failure[], woken[] (its completion is
  *                                             in its context's completion source)
+ *   Delivery (aio-rw-lock-core.c)             delivered[] (outcome)
  *   AioRwLockGuard (aio-rw-lock-core.c)        gmode[] (mode; HOLD_NONE once released),
  *                                             g_upgrade[] (guard->upgrade != NULL: from
  *                                             the upgrade's submission to its delivery)
@@ -56,21 +57,25 @@
  *   serve_locked                  serve_locked ()
  *   submit_locked                 submit_locked (): acquisitions and upgrades
  *   withdraw_locked               withdraw_locked ()
+ *   undo_upgrade_of_released_locked  undo_upgrade_of_released_locked ()
  *   revoke_locked                 revoke_locked ()
- *   deliver_locked                deliver_locked () (and the guard_new () of
- *                                 deliver_unlocked (), made by the same thread
- *                                 just after the unlock, which nobody can tell)
+ *   deliver_locked                deliver_locked (): the decision
  *   on_cancelled                  on_cancelled ()
  *   on_deadline_due               on_deadline_due ()
- *   deliver_unlocked              deliver_unlocked (): the disconnect
+ *   guard_new                     guard_new () of a granted acquisition
+ *   deliver_unlocked              deliver_unlocked (): the disconnect, the
+ *                                 second check (the line) and its hand-back
+ *                                 under the mutex, guard_new ()
  *   on_completion                 on_completion (): g_task_return_boolean ()
- *   task_returned                 aio_rw_lock_core_task_returned (), up to the
+ *   task_returned                 aio_rw_lock_core_task_returned ():
+ *                                 deliver_locked (), deliver_unlocked (), the
  *                                 caller's callback
  *   waiter_new_async              waiter_new_async (), with its
  *                                 g_task_return_error_if_cancelled ()
- *   acquire_finish                aio_rw_lock_core_acquire_finish (), and the
- *                                 caller's callback that calls it
- *   upgrade_finish                aio_rw_lock_core_upgrade_finish (), likewise
+ *   callback                      the caller's callback (waiter->callback),
+ *                                 which calls _finish
+ *   acquire_finish                aio_rw_lock_core_acquire_finish ()
+ *   upgrade_finish                aio_rw_lock_core_upgrade_finish ()
  *   core_close                    aio_rw_lock_core_close ()
  *   release_locked                release_locked ()
  *   guard_downgrade               aio_rw_lock_core_guard_downgrade ()
@@ -79,18 +84,29 @@
  *   waiter_connect                aio_rw_lock_waiter_connect ()
  *   waiter_wake                   aio_rw_lock_waiter_wake (): the push onto
  *                                 the context's completion source
+ *   waiter_disconnect             aio_rw_lock_waiter_disconnect ()
  *   waiter_free                   aio_rw_lock_waiter_free () (and the core's
  *                                 waiter_free ())
  *
- * The line of DESIGN.md ("the line is the moment the callback starts"):
- * the task's callback is the core's, aio_rw_lock_core_task_returned (); it
- * runs deliver_locked () under the mutex and then, with no main-loop
+ * The line of DESIGN.md ("the line is the moment the callback starts"; the
+ * text is in doc/cancellation.md): the task's callback is the core's,
+ * aio_rw_lock_core_task_returned (); it runs deliver_locked () under the
+ * mutex (the decision), then deliver_unlocked (), then, with no main-loop
  * iteration in between, the caller's callback. Between the wake (settle)
  * and that callback lie the completion source's dispatch (on_completion)
- * and GTask's deferral of the callback to an idle: any other thread may run
- * there, and a cancel landing there is seen by deliver_locked (). The
- * model's line is the task_returned step; the client records in `landed`
- * whether the cancel had landed by then.
+ * and GTask's deferral of the callback to an idle: any other thread may
+ * run there, and a cancel landing there is seen by the handler or by
+ * deliver_locked (). deliver_unlocked () first disconnects the handler,
+ * which waits for a "cancelled" emission running on another thread: a
+ * cancel whose flag was set after the decision has run to its end (its
+ * handler found the waiter DONE and did nothing) before the callback. So
+ * deliver_unlocked () looks at the flag once more after the disconnect and
+ * hands such a grant back; that second check is the line. Each is a step
+ * of its own here: the decision, the disconnect, the second check (with
+ * its hand-back, under the mutex, if the flag is set). The client records
+ * in `landed` whether the cancel had landed at the second check. After it
+ * a cancel is too late and nothing of ours looks at the flag again, so
+ * guard_new () and the caller's callback share the step of the check.
  *
  * The seq stamps are kept order-isomorphic to the C ones but renumbered
  * 0..k-1 over the k queued requests whenever one leaves (C only ever
@@ -125,9 +141,16 @@
  *                              waiter being NEW)
  *   BUG_DECIDE_AT_DISPATCH     deliver_locked() runs in on_completion(),
  *                              before GTask's deferral of the callback, where
- *                              the code before b260a69 decided: a cancel that
- *                              lands in the deferral, before the callback
- *                              starts, comes too late
+ *                              the code before b260a69 decided: a grant
+ *                              whose cancel lands in the deferral stays held
+ *                              over a main-loop iteration (its handler finds
+ *                              it DONE), until the second check hands it back
+ *   BUG_NO_RECHECK_AFTER_DISCONNECT  deliver_unlocked() does not look at the
+ *                              cancellable after the disconnect (the code
+ *                              before 1a3ab61): a cancel whose flag is set
+ *                              between the decision and the disconnect has
+ *                              run its handler to the end, yet the callback
+ *                              gets the guard
  *
  * Properties:
  *   check_invariants(), at the end of every section under the mutex:
@@ -140,15 +163,20 @@
  *       same from the contract's wording of each policy, without may_enter();
  *     - a cancelled request is not left queued or granted once the
  *       "cancelled" handler has run: it completes promptly, and a grant is
- *       handed back before the callback runs;
+ *       handed back before the callback runs; a grant whose handler ran
+ *       after the decision (and found it DONE) is held only while its
+ *       thread is in aio_rw_lock_core_task_returned (), which hands it back
+ *       at the second check;
  *     - each queue is FIFO by arrival; a request is in one place at a time.
  *   submit_locked(): a new request enters at once only as the policy allows
  *     (FAIR: nobody queued, so a releaser asking again queues behind the
  *     waiters it just woke).
- *   deliver_locked(): a request cancelled before its delivery is not
- *     delivered as granted (the grant was handed back first).
+ *   deliver_locked(): a request cancelled before the decision is not
+ *     decided as granted (the grant was handed back first).
  *   acquire_finish(), upgrade_finish(): a request whose cancel landed
- *     before its line never reports success and never ends holding; one
+ *     (its flag set) before its line, the second check, never reports
+ *     success and never ends holding; in particular, none whose
+ *     "cancelled" handler ran (handler_ran) reports success; one
  *     whose cancel landed after it holds the lock (the client releases
  *     it); a request fails only for a reason; every request completes
  *     exactly once (settle_locked() and waiter_wake() assert one
@@ -223,6 +251,11 @@ bool  queued[NCLIENTS];      /* request.queued */
 bool  changed_mode[NCLIENTS];
 mtype failure[NCLIENTS] = FAILURE_NONE;   /* failure */
 bool  woken[NCLIENTS];       /* its completion is in its context's completion source */
+/* Delivery.outcome: what deliver_locked () left for deliver_unlocked () and
+ * the callback (GRANTED, FAILED or NEW; 0 while no delivery is under way).
+ * A GRANTED one still counts its hold until the second check hands it
+ * back or guard_new () gives it a guard. */
+mtype delivered[NCLIENTS];
 
 /* ---- AioRwLockGuard, one per client ---- */
 byte gmode[NCLIENTS] = HOLD_NONE;  /* guard->mode; HOLD_NONE: no guard, or released */
@@ -241,6 +274,9 @@ bool will_cancel[NCLIENTS];      /* this request is going to be cancelled */
 
 /* ---- Observers, for the properties ---- */
 bool requested[NCLIENTS];    /* a request (acquire or upgrade) is between its call and its callback */
+bool handler_ran[NCLIENTS];  /* on_cancelled () ran for the current request */
+bool in_task_returned[NCLIENTS];  /* its thread is in aio_rw_lock_core_task_returned (),
+                                   * before the caller's callback */
 
 /* Scratch of the inline macros: only used inside one d_step, so hidden
  * (not part of the state). Each macro has its own, since they nest. */
@@ -561,7 +597,7 @@ inline waiter_connect(w)
 {
   assert(status[w] == WAITER_NEW);
   if
-  :: cancelled[w] -> on_cancelled(w)
+  :: cancelled[w] -> on_cancelled(w); handler_ran[w] = true
   :: else -> connected[w] = true
   fi
 }
@@ -573,6 +609,18 @@ inline waiter_wake(w)
 {
   assert(!woken[w]);
   woken[w] = true
+}
+
+/* aio_rw_lock_waiter_disconnect (), after the decision, without the
+ * mutex: g_cancellable_disconnect () waits while "cancelled" is being
+ * emitted on another thread (the caller's guard: !handler_pending[w]);
+ * once it returns, a cancel runs no handler of ours. The deadline source
+ * is destroyed too (the model let it go at the wake: from then on it does
+ * nothing, the waiter not being QUEUED). */
+inline waiter_disconnect(w)
+{
+  assert(!handler_pending[w]);
+  connected[w] = false
 }
 
 /* waiter_free () and aio_rw_lock_waiter_free (), once the task is gone:
@@ -749,6 +797,16 @@ inline withdraw_locked(w, err)
 #endif
 }
 
+/* undo_upgrade_of_released_locked (): a failed upgrade of a released
+ * guard leaves it as it was. In C the released guard shows UPGRADABLE_READ
+ * again; here a released guard has no mode (gmode is HOLD_NONE), so only
+ * changed_mode is left to undo. Nothing the state counts changes. */
+inline undo_upgrade_of_released_locked(w)
+{
+  assert(gmode[w] == HOLD_NONE);
+  changed_mode[w] = false
+}
+
 /* revoke_locked (): hands a grant back before its caller learnt of it (for
  * an upgrade, the guard is UPGRADABLE_READ again) and serves whoever it
  * blocked. The waiter was woken at the grant already. */
@@ -764,6 +822,8 @@ inline revoke_locked(w)
 #endif
   :: is_upgrade[w] && changed_mode[w] && gmode[w] != HOLD_NONE ->
      change_mode_locked(w, MODE_UPGRADABLE_READ)
+  :: is_upgrade[w] && changed_mode[w] && gmode[w] == HOLD_NONE ->
+     undo_upgrade_of_released_locked(w)
   :: else
   fi;
   status[w] = WAITER_FAILED;
@@ -771,14 +831,13 @@ inline revoke_locked(w)
   serve_locked()
 }
 
-/* deliver_locked (): the line; the caller is told right after this. A
- * grant whose request was cancelled by now is handed back; otherwise the
- * outcome stands, and a later cancel is too late. An upgrade whose guard
- * was released since its grant fails; the guard's pending upgrade ends.
- * ST gets the outcome (Delivery.outcome). The new guard of a granted
- * acquisition is made here too (in C by deliver_unlocked (), just after
- * the unlock, by the same thread, which nobody else can observe). */
-inline deliver_locked(w, st)
+/* deliver_locked (): the decision, under the mutex, right before the
+ * caller is told: a grant whose request was cancelled by now is handed
+ * back. An upgrade whose guard was released since its grant fails; the
+ * guard's pending upgrade ends. delivered[w] gets the outcome
+ * (Delivery.outcome). deliver_unlocked () looks at the cancellable once
+ * more, after the disconnect: that second check is the line. */
+inline deliver_locked(w)
 {
   assert(!woken[w] && !queued[w]);
 #ifndef BUG_NO_REVOKE_AT_DELIVERY
@@ -791,6 +850,10 @@ inline deliver_locked(w, st)
   :: is_upgrade[w] && status[w] != WAITER_NEW ->
      if
      :: status[w] == WAITER_GRANTED && gmode[w] == HOLD_NONE ->
+        if
+        :: changed_mode[w] -> undo_upgrade_of_released_locked(w)
+        :: else
+        fi;
         status[w] = WAITER_FAILED;
         failure[w] = FAILURE_RELEASED_BEFORE_COMPLETED
      :: else
@@ -800,19 +863,13 @@ inline deliver_locked(w, st)
      g_upgrade[w] = false
   :: else
   fi;
-  st = status[w];
+  delivered[w] = status[w];
   if
   :: status[w] != WAITER_NEW -> status[w] = WAITER_DONE
   :: else
   fi;
-  /* cancelled before its delivery: the grant was handed back */
-  assert(!(cancelled[w] && st == WAITER_GRANTED));
-  if
-  :: st == WAITER_GRANTED && !is_upgrade[w] ->
-     assert(gmode[w] == HOLD_NONE);
-     gmode[w] = req_mode[w]    /* guard_new () */
-  :: else
-  fi
+  /* cancelled before the decision: the grant was handed back */
+  assert(!(cancelled[w] && delivered[w] == WAITER_GRANTED))
 }
 
 /* on_cancelled (): the "cancelled" handler, any thread, under the mutex */
@@ -837,47 +894,107 @@ inline on_deadline_due(w)
   fi
 }
 
-/* deliver_unlocked (): after deliver_locked (), without the mutex:
- * aio_rw_lock_waiter_disconnect (). g_cancellable_disconnect () waits for
- * a handler that is running (the caller's guard: !handler_pending[w]); the
- * guard or the error is left in the waiter (the guard: see
- * deliver_locked ()). */
-inline deliver_unlocked(w)
+/* guard_new (), in deliver_unlocked (): the guard of a granted
+ * acquisition, made without the mutex by the delivering thread. Its hold
+ * was counted since the grant (owned () counts it through delivered[w]
+ * until now). */
+inline guard_new(w)
 {
-  assert(!handler_pending[w]);
-  connected[w] = false
+  if
+  :: delivered[w] == WAITER_GRANTED && !is_upgrade[w] ->
+     assert(gmode[w] == HOLD_NONE);
+     gmode[w] = req_mode[w]
+  :: else
+  fi
+}
+
+/* deliver_unlocked (): after deliver_locked (), without the mutex:
+ *   - aio_rw_lock_waiter_disconnect (), which waits for a running handler
+ *     of ours: a cancel whose flag was set since the decision has run to
+ *     its end once it returns (and found the waiter DONE);
+ *   - the second check, the line: LANDED gets whether the cancel had
+ *     landed (its flag set) by now; after it, a cancel is too late;
+ *   - a grant whose cancel landed is handed back under the mutex (the
+ *     status set back to GRANTED for revoke_locked (), DONE after; the
+ *     outcome becomes FAILED, CANCELLED);
+ *   - guard_new () for a granted acquisition.
+ * Then aio_rw_lock_core_task_returned () runs the caller's callback.
+ * The disconnect and the check are steps of their own. The hand-back
+ * shares the step of the check, although C reads the flag before it takes
+ * the mutex: once set the flag stays set, and nothing of the waiter
+ * changes in between, so no thread can tell. guard_new () and the callback
+ * share that step too: they touch nothing another thread reads, and
+ * nothing another thread does after the line changes what they read. An
+ * outcome that is not a grant has no second check (C does not look at the
+ * flag): its disconnect and callback are one step. */
+inline deliver_unlocked(w, landed)
+{
+  if
+  :: d_step {
+       !handler_pending[w] && delivered[w] != WAITER_GRANTED ->
+       waiter_disconnect(w);
+       landed = cancelled[w];
+       callback(w)
+     }
+  :: d_step {
+       !handler_pending[w] && delivered[w] == WAITER_GRANTED ->
+       waiter_disconnect(w)
+     }
+#ifndef BUG_NO_RECHECK_AFTER_DISCONNECT
+     if
+     :: d_step {
+          cancelled[w] ->
+          landed = true;
+          status[w] = WAITER_GRANTED;
+          revoke_locked(w);
+          status[w] = WAITER_DONE;
+          delivered[w] = WAITER_FAILED;
+          check_invariants();
+          callback(w)
+        }
+     :: d_step { !cancelled[w] -> landed = false; guard_new(w); callback(w) }
+     fi
+#else
+     /* the code before 1a3ab61: the outcome of deliver_locked () stands */
+     d_step { landed = cancelled[w]; guard_new(w); callback(w) }
+#endif
+  fi
 }
 
 /* on_completion (): the completion source of the waiter's context
  * dispatches it: g_task_return_boolean (). GTask then calls
  * aio_rw_lock_core_task_returned (), at once or from an idle of its own.
  * Nothing of the lock is touched: not under the mutex. */
-inline on_completion(w, st)
+inline on_completion(w)
 {
   assert(woken[w]);
   woken[w] = false
 #ifdef BUG_DECIDE_AT_DISPATCH
   ;
-  deliver_locked(w, st);
+  deliver_locked(w);
   check_invariants()
 #endif
 }
 
 /* aio_rw_lock_core_task_returned (): the task's callback, on the waiter's
- * context: deliver_locked () under the mutex, then (deliver_unlocked (),
- * then) the caller's callback. LANDED gets whether the cancel had landed
- * by now: the line. */
-inline task_returned(w, st, landed)
+ * context: deliver_locked () under the mutex, then deliver_unlocked (),
+ * then the caller's callback (acquire_finish (), upgrade_finish ()).
+ * LANDED gets whether the cancel had landed at the line. */
+inline task_returned(w, landed)
 {
-  landed = cancelled[w];
 #ifndef BUG_DECIDE_AT_DISPATCH
-  deliver_locked(w, st)
+  d_step { in_task_returned[w] = true; deliver_locked(w); check_invariants() };
 #else
-  if
-  :: status[w] == WAITER_NEW -> deliver_locked(w, st)   /* refused at the call */
-  :: else   /* decided in on_completion () */
-  fi
+  d_step {
+    in_task_returned[w] = true;
+    if
+    :: status[w] == WAITER_NEW -> deliver_locked(w)   /* refused at the call */
+    :: else   /* decided in on_completion () */
+    fi;
+    check_invariants()
+  };
 #endif
+  deliver_unlocked(w, landed)
 }
 
 /* waiter_new_async (): the waiter of a new request (an acquisition, or the
@@ -898,16 +1015,18 @@ inline waiter_new_async(w, mode, upgrade_of, early)
 /* The caller's callback of an acquisition, and the
  * aio_rw_lock_core_acquire_finish () it calls: it only reads what was
  * delivered (ST; NEW: the task's own CANCELLED error). */
-inline acquire_finish(w, st, outcome, timeout_msec, landed)
+inline acquire_finish(w, outcome, timeout_msec, landed)
 {
   if
-  :: st == WAITER_NEW -> outcome = FAILURE_CANCELLED
-  :: st == WAITER_FAILED -> outcome = failure[w]
-  :: else -> assert(st == WAITER_GRANTED); outcome = FAILURE_NONE
+  :: delivered[w] == WAITER_NEW -> outcome = FAILURE_CANCELLED
+  :: delivered[w] == WAITER_FAILED -> outcome = failure[w]
+  :: else -> assert(delivered[w] == WAITER_GRANTED); outcome = FAILURE_NONE
   fi;
   /* the line: a request whose cancel landed before it never reports
-   * success; a success holds the lock (even if cancelled since: too late),
-   * a failure holds nothing */
+   * success, in particular not one whose "cancelled" handler ran; a
+   * success holds the lock (even if cancelled since: too late), a failure
+   * holds nothing */
+  assert(outcome != FAILURE_NONE || !handler_ran[w]);
   assert(outcome != FAILURE_NONE || !landed);
   assert(outcome != FAILURE_NONE || gmode[w] == req_mode[w]);
   assert(outcome == FAILURE_NONE || gmode[w] == HOLD_NONE);
@@ -924,13 +1043,14 @@ inline acquire_finish(w, st, outcome, timeout_msec, landed)
 /* The caller's callback of an upgrade, and the
  * aio_rw_lock_core_upgrade_finish () it calls; FROM: the guard's mode when
  * the upgrade was asked for. */
-inline upgrade_finish(w, st, outcome, landed, from)
+inline upgrade_finish(w, outcome, landed, from)
 {
   if
-  :: st == WAITER_NEW -> outcome = FAILURE_CANCELLED
-  :: st == WAITER_FAILED -> outcome = failure[w]
-  :: else -> assert(st == WAITER_GRANTED); outcome = FAILURE_NONE
+  :: delivered[w] == WAITER_NEW -> outcome = FAILURE_CANCELLED
+  :: delivered[w] == WAITER_FAILED -> outcome = failure[w]
+  :: else -> assert(delivered[w] == WAITER_GRANTED); outcome = FAILURE_NONE
   fi;
+  assert(outcome != FAILURE_NONE || !handler_ran[w]);
   assert(outcome != FAILURE_NONE || !landed);
   /* success leaves a WRITE guard; a failure leaves the guard as it was */
   assert(outcome != FAILURE_NONE || gmode[w] == MODE_WRITE);
@@ -991,10 +1111,12 @@ inline guard_downgrade(g)
 /* Properties                                                           */
 /* =================================================================== */
 
-/* The hold the state counts on behalf of client C: its granted but not yet
- * delivered acquisition, else its guard's. */
+/* The hold the state counts on behalf of client C: its acquisition that is
+ * granted, or decided as granted (delivered) and not yet handed back or
+ * given its guard, else its guard's. */
 #define owned(c) \
-  ((status[c] == WAITER_GRANTED && !is_upgrade[c]) -> req_mode[c] : gmode[c])
+  (((status[c] == WAITER_GRANTED || delivered[c] == WAITER_GRANTED) && !is_upgrade[c]) -> \
+   req_mode[c] : gmode[c])
 
 /* No forgotten waiter, in the contract's terms (not through may_enter):
  * nobody stays queued whom the policy would let in now. Also checks that
@@ -1074,6 +1196,12 @@ inline check_invariants()
      * handed back before the callback runs */
     assert(!(cancelled[ci_i] && !handler_pending[ci_i] &&
              (status[ci_i] == WAITER_QUEUED || status[ci_i] == WAITER_GRANTED)));
+    /* ... unless its thread is delivering it already: the decision made,
+     * the handler found it DONE; then that thread hands it back itself,
+     * before the caller's callback and without a main-loop iteration in
+     * between (the second check) */
+    assert(!(cancelled[ci_i] && !handler_pending[ci_i] &&
+             delivered[ci_i] == WAITER_GRANTED && !in_task_returned[ci_i]));
     /* guard->upgrade: from the upgrade's submission to its delivery */
     assert(!(queued[ci_i] && is_upgrade[ci_i]) || g_upgrade[ci_i]);
     assert(!g_upgrade[ci_i] || (is_upgrade[ci_i] && status[ci_i] != WAITER_NEW &&
@@ -1110,10 +1238,10 @@ ltl no_starvation { [] <> !requested[0] }
 
 #if defined(LIVENESS) && !defined(NO_CANCEL)
 #define WILL_CANCEL if :: will_cancel[i] = true :: will_cancel[i] = false fi
-#define FORGET_CANCEL cancelled[i] = false; will_cancel[i] = false
+#define FORGET_CANCEL cancelled[i] = false; handler_ran[i] = false; will_cancel[i] = false
 #else
 #define WILL_CANCEL skip
-#define FORGET_CANCEL cancelled[i] = false
+#define FORGET_CANCEL cancelled[i] = false; handler_ran[i] = false
 #endif
 
 #if ITERATIONS > 0
@@ -1124,12 +1252,26 @@ ltl no_starvation { [] <> !requested[0] }
 #define NEXT_ITERATION skip
 #endif
 
+/* The caller's callback (waiter->callback), run by
+ * aio_rw_lock_core_task_returned () after deliver_unlocked (): the
+ * client's, which calls _finish (it reads the client's locals); then the
+ * waiter goes with its task, and the client forgets the cancellable. */
+inline callback(w)
+{
+  if
+  :: is_upgrade[w] -> upgrade_finish(w, outcome, landed, umode)
+  :: else -> acquire_finish(w, outcome, timeout_msec, landed)
+  fi;
+  waiter_free(w);
+  FORGET_CANCEL; delivered[w] = 0; in_task_returned[w] = false;
+  landed = false; early = false
+}
+
 proctype client(byte i)
 {
   byte iter;
   byte mode;
   byte umode;        /* the guard's mode when its upgrade was asked for */
-  mtype st;          /* the outcome deliver_locked() delivered */
   mtype outcome;     /* what its callback saw */
   bool armed;        /* a deadline source is attached */
   bool early;        /* cancelled at the call: the task returned at once */
@@ -1172,7 +1314,7 @@ end_idle:
          * may still fire until deliver_unlocked () destroys it, and then
          * does nothing, the waiter not being QUEUED) */
         do
-        :: d_step { woken[i] -> on_completion(i, st); armed = false }
+        :: d_step { woken[i] -> on_completion(i); armed = false }
            break
 #ifdef WITH_TIMEOUT
         :: d_step { armed -> armed = false; on_deadline_due(i); check_invariants() }
@@ -1180,16 +1322,9 @@ end_idle:
         od
      fi;
      skip;   /* (spin: a break may not jump straight into a d_step) */
-     /* GTask's deferral: the other threads go on; then the line */
-     d_step { task_returned(i, st, landed); check_invariants() }
-     /* disconnect () waits for a running handler; then the callback */
-     d_step {
-       !handler_pending[i] ->
-       deliver_unlocked(i);
-       acquire_finish(i, st, outcome, timeout_msec, landed);
-       waiter_free(i);
-       FORGET_CANCEL; st = 0; landed = false; early = false
-     }
+     /* GTask's deferral: the other threads go on; then the task's
+      * callback, which runs the caller's */
+     task_returned(i, landed);
 
      if
      :: outcome == FAILURE_NONE ->
@@ -1216,7 +1351,7 @@ end_idle:
               d_step { waiter_connect(i) }
               d_step { submit_locked(i, -1, armed); check_invariants() }
               do
-              :: d_step { woken[i] -> on_completion(i, st) }
+              :: d_step { woken[i] -> on_completion(i) }
                  break
               :: d_step { !released && gmode[i] != HOLD_NONE ->
                    /* the guard is released before the upgrade completes
@@ -1226,14 +1361,7 @@ end_idle:
               od
            fi;
            skip;
-           d_step { task_returned(i, st, landed); check_invariants() }
-           d_step {
-             !handler_pending[i] ->
-             deliver_unlocked(i);
-             upgrade_finish(i, st, outcome, landed, umode);
-             waiter_free(i);
-             FORGET_CANCEL; st = 0; landed = false; early = false
-           }
+           task_returned(i, landed);
 #endif
         fi;
         if
@@ -1257,9 +1385,13 @@ end_idle:
 
 /* The thread that cancels client C's requests: at any time (before the
  * call looks at the cancellable, while NEW, QUEUED, GRANTED, woken, in
- * GTask's deferral, or after the line but before the callback),
- * g_cancellable_cancel () sets the flag at once and, if the handler is
- * connected, runs it next, under the mutex. Meanwhile the other threads go
+ * GTask's deferral, between the decision and the disconnect, or between
+ * the disconnect and the second check; one after the second check is too
+ * late, and nothing looks at it), g_cancellable_cancel () sets the flag
+ * at once and, if the handler is connected, runs it next, under the mutex
+ * (setting the flag and starting the emission are one step: the
+ * cancellable's own mutex makes them atomic for
+ * g_cancellable_disconnect ()). Meanwhile the other threads go
  * on (the handler waits for the mutex). With LIVENESS, whether a request
  * is going to be cancelled at all is decided when it is made
  * (will_cancel), so that weak fairness does not force every waiting
@@ -1276,6 +1408,7 @@ end_cancel:
   :: d_step {
        handler_pending[c] ->
        on_cancelled(c);
+       handler_ran[c] = true;
        handler_pending[c] = false;
        check_invariants()
      }
