@@ -70,6 +70,7 @@
  *   task_returned                 aio_rw_lock_core_task_returned ():
  *                                 deliver_locked (), deliver_unlocked (), the
  *                                 caller's callback
+ *   task_returned_locked          its part under the mutex: deliver_locked ()
  *   waiter_new_async              waiter_new_async (), with its
  *                                 g_task_return_error_if_cancelled ()
  *   callback                      the caller's callback (waiter->callback),
@@ -102,8 +103,10 @@
  * handler found the waiter DONE and did nothing) before the callback. So
  * deliver_unlocked () looks at the flag once more after the disconnect and
  * hands such a grant back; that second check is the line. Each is a step
- * of its own here: the decision, the disconnect, the second check (with
- * its hand-back, under the mutex, if the flag is set). The client records
+ * of its own here: the decision (made in the step of the dispatch, which
+ * changes nothing another thread reads: see on_completion), the
+ * disconnect, the second check (with its hand-back, under the mutex, if
+ * the flag is set). The client records
  * in `landed` whether the cancel had landed at the second check. After it
  * a cancel is too late and nothing of ours looks at the flag again, so
  * guard_new () and the caller's callback share the step of the check.
@@ -964,7 +967,12 @@ inline deliver_unlocked(w, landed)
 /* on_completion (): the completion source of the waiter's context
  * dispatches it: g_task_return_boolean (). GTask then calls
  * aio_rw_lock_core_task_returned (), at once or from an idle of its own.
- * Nothing of the lock is touched: not under the mutex. */
+ * Nothing of the lock is touched: not under the mutex. The client makes
+ * the decision of task_returned () in the same step (task_returned_locked
+ * ()): the dispatch changes nothing another thread reads, so whatever
+ * another thread does in GTask's deferral it could have done before the
+ * dispatch, to the same effect (a cancel in the deferral finds the waiter
+ * GRANTED and hands it back, as one before the dispatch does). */
 inline on_completion(w)
 {
   assert(woken[w]);
@@ -976,23 +984,39 @@ inline on_completion(w)
 #endif
 }
 
+/* The part of aio_rw_lock_core_task_returned () under the mutex:
+ * deliver_locked (), the decision. */
+inline task_returned_locked(w)
+{
+  in_task_returned[w] = true;
+#ifndef BUG_DECIDE_AT_DISPATCH
+  deliver_locked(w);
+#else
+  if
+  :: status[w] == WAITER_NEW -> deliver_locked(w)   /* refused at the call */
+  :: else   /* decided in on_completion () */
+  fi;
+#endif
+  check_invariants()
+}
+
 /* aio_rw_lock_core_task_returned (): the task's callback, on the waiter's
- * context: deliver_locked () under the mutex, then deliver_unlocked (),
- * then the caller's callback (acquire_finish (), upgrade_finish ()).
- * LANDED gets whether the cancel had landed at the line. */
-inline task_returned(w, landed)
+ * context: deliver_locked () under the mutex (task_returned_locked ()),
+ * then deliver_unlocked (), then the caller's callback (acquire_finish (),
+ * upgrade_finish ()). LANDED gets whether the cancel had landed at the
+ * line. A request that went through the completion source was decided in
+ * the step of the dispatch (see on_completion ()); one refused at the
+ * call (EARLY) has no dispatch, and is decided in a step of its own. With
+ * BUG_DECIDE_AT_DISPATCH, GTask's deferral is a window of its own. */
+inline task_returned(w, landed, early)
 {
 #ifndef BUG_DECIDE_AT_DISPATCH
-  d_step { in_task_returned[w] = true; deliver_locked(w); check_invariants() };
+  if
+  :: early -> d_step { task_returned_locked(w) }
+  :: else   /* decided at the dispatch */
+  fi;
 #else
-  d_step {
-    in_task_returned[w] = true;
-    if
-    :: status[w] == WAITER_NEW -> deliver_locked(w)   /* refused at the call */
-    :: else   /* decided in on_completion () */
-    fi;
-    check_invariants()
-  };
+  d_step { task_returned_locked(w) };
 #endif
   deliver_unlocked(w, landed)
 }
@@ -1314,7 +1338,12 @@ end_idle:
          * may still fire until deliver_unlocked () destroys it, and then
          * does nothing, the waiter not being QUEUED) */
         do
-        :: d_step { woken[i] -> on_completion(i); armed = false }
+        :: d_step {
+             woken[i] -> on_completion(i); armed = false
+#ifndef BUG_DECIDE_AT_DISPATCH
+             ; task_returned_locked(i)   /* after GTask's deferral */
+#endif
+           }
            break
 #ifdef WITH_TIMEOUT
         :: d_step { armed -> armed = false; on_deadline_due(i); check_invariants() }
@@ -1322,9 +1351,8 @@ end_idle:
         od
      fi;
      skip;   /* (spin: a break may not jump straight into a d_step) */
-     /* GTask's deferral: the other threads go on; then the task's
-      * callback, which runs the caller's */
-     task_returned(i, landed);
+     /* the task's callback, which runs the caller's */
+     task_returned(i, landed, early);
 
      if
      :: outcome == FAILURE_NONE ->
@@ -1351,17 +1379,22 @@ end_idle:
               d_step { waiter_connect(i) }
               d_step { submit_locked(i, -1, armed); check_invariants() }
               do
-              :: d_step { woken[i] -> on_completion(i) }
+              :: d_step {
+                   woken[i] -> on_completion(i)
+#ifndef BUG_DECIDE_AT_DISPATCH
+                   ; task_returned_locked(i)
+#endif
+                 }
                  break
               :: d_step { !released && gmode[i] != HOLD_NONE ->
                    /* the guard is released before the upgrade completes
-                    * (after on_completion () would be the same to every
-                    * other thread: it touches nothing of the lock) */
+                    * (in GTask's deferral would be the same to every
+                    * other thread: see on_completion ()) */
                    release_locked(i); check_invariants(); released = true }
               od
            fi;
            skip;
-           task_returned(i, landed);
+           task_returned(i, landed, early);
 #endif
         fi;
         if
@@ -1384,14 +1417,14 @@ end_idle:
 }
 
 /* The thread that cancels client C's requests: at any time (before the
- * call looks at the cancellable, while NEW, QUEUED, GRANTED, woken, in
- * GTask's deferral, between the decision and the disconnect, or between
- * the disconnect and the second check; one after the second check is too
- * late, and nothing looks at it), g_cancellable_cancel () sets the flag
- * at once and, if the handler is connected, runs it next, under the mutex
- * (setting the flag and starting the emission are one step: the
- * cancellable's own mutex makes them atomic for
- * g_cancellable_disconnect ()). Meanwhile the other threads go
+ * call looks at the cancellable, while NEW, QUEUED, GRANTED, woken (in
+ * GTask's deferral is the same), between the decision and the
+ * disconnect, or between the disconnect and the second check; one after
+ * the second check is too late, and nothing looks at it),
+ * g_cancellable_cancel () sets the flag at once and, if the handler is
+ * connected, runs it next, under the mutex (setting the flag and starting
+ * the emission are one step: the cancellable's own mutex makes them
+ * atomic for g_cancellable_disconnect ()). Meanwhile the other threads go
  * on (the handler waits for the mutex). With LIVENESS, whether a request
  * is going to be cancelled at all is decided when it is made
  * (will_cancel), so that weak fairness does not force every waiting
