@@ -667,6 +667,15 @@ aio_test_model_upgrade (AioTestModel      *model,
   return r;
 }
 
+/* A failed upgrade leaves its guard as it was: a guard released while its
+ * upgrade was granted but undelivered shows its last mode, UPGRADABLE_READ. */
+static void
+undo_upgrade_of_released (AioTestModelRequest *r)
+{
+  r->guard->mode = UPGRADABLE;
+  r->changed_mode = FALSE;
+}
+
 /**
  * aio_test_model_deliver:
  *
@@ -690,7 +699,11 @@ aio_test_model_deliver (AioTestModel        *model,
         r->guard->upgrade = NULL;
 
       if (r->status == AIO_TEST_MODEL_GRANTED && r->guard->released)
-        request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+        {
+          if (r->changed_mode)
+            undo_upgrade_of_released (r);
+          request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+        }
 
       if (r->status == AIO_TEST_MODEL_GRANTED)
         guard = r->guard;
@@ -747,6 +760,8 @@ aio_test_model_cancel (AioTestModel        *model,
         {
           if (r->changed_mode && !r->guard->released && r->guard->mode == WRITE)
             guard_set_mode (r->guard, UPGRADABLE);
+          else if (r->changed_mode && r->guard->released)
+            undo_upgrade_of_released (r);
         }
       else
         {

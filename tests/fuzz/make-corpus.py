@@ -197,6 +197,17 @@ SEEDS = {
         FAIR,
         acquire(UPGRADABLE), DISPATCH_ALL, upgrade(0, slot(0)), upgrade(0),
         cancel(0), DISPATCH_ALL),
+    # Granted at once, released, then cancelled before its callback: the
+    # released guard shows UPGRADABLE_READ, not the undelivered WRITE.
+    'upgrade-released-then-cancelled': program(
+        FAIR,
+        acquire(UPGRADABLE), DISPATCH_ALL, upgrade(0, slot(0)), release(0),
+        cancel(0), DISPATCH_ALL),
+    # And released with no cancel: NOT_HELD, UPGRADABLE_READ again.
+    'upgrade-released-before-callback': program(
+        FAIR,
+        acquire(UPGRADABLE), DISPATCH_ALL, upgrade(0), release(0),
+        DISPATCH_ALL),
     # The lock's upgrade methods, each finish with each start.
     'upgrade-lock-methods': program(
         PREFER_WRITERS,
