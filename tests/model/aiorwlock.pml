@@ -2,8 +2,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Written against aiorwlock-glib/ as of commit 1a3ab61 ("rw-lock: Hand back
- * a grant whose cancel ran while its handler was cut off"); a change to
+ * Written against aiorwlock-glib/ as of commit 95609be ("rw-lock: Keep an
+ * upgrade pending until its cancel handler is disconnected"); a change to
  * aio-rw-lock-core.c or aio-rw-lock-state.c must be made here too (the
  * names below say where).
  *
@@ -15,7 +15,8 @@
  *                                             is_upgrade[], queued[], changed_mode[],
  *                                             failure[], woken[] (its completion is
  *                                             in its context's completion source)
- *   Delivery (aio-rw-lock-core.c)             delivered[] (outcome)
+ *   deliver () (aio-rw-lock-core.c)           delivered[] (outcome, what
+ *                                             deliver_locked () returned)
  *   AioRwLockGuard (aio-rw-lock-core.c)        gmode[] (mode; HOLD_NONE once released),
  *                                             g_upgrade[] (guard->upgrade != NULL: from
  *                                             the upgrade's submission to its delivery)
@@ -59,18 +60,23 @@
  *   withdraw_locked               withdraw_locked ()
  *   undo_upgrade_of_released_locked  undo_upgrade_of_released_locked ()
  *   revoke_locked                 revoke_locked ()
- *   deliver_locked                deliver_locked (): the decision
+ *   revoke_if_cancelled_locked    revoke_if_cancelled_locked ()
+ *   deliver_locked                deliver_locked (): the line
  *   on_cancelled                  on_cancelled ()
  *   on_deadline_due               on_deadline_due ()
  *   guard_new                     guard_new () of a granted acquisition
- *   deliver_unlocked              deliver_unlocked (): the disconnect, the
- *                                 second check (the line) and its hand-back
- *                                 under the mutex, guard_new ()
+ *   deliver_begin                 deliver (), up to where it first releases
+ *                                 the mutex: revoke_if_cancelled_locked ()
+ *                                 (with no handler: deliver_locked ())
+ *   deliver                       the rest of deliver (): the disconnect,
+ *                                 deliver_locked () under the mutex again
+ *                                 (deliver_line), guard_new (); and the
+ *                                 caller's callback right after it
  *   on_completion                 on_completion (): g_task_return_boolean ()
  *   task_returned                 aio_rw_lock_core_task_returned ():
- *                                 deliver_locked (), deliver_unlocked (), the
- *                                 caller's callback
- *   task_returned_locked          its part under the mutex: deliver_locked ()
+ *                                 deliver (), then the caller's callback
+ *   task_returned_locked          its part under the mutex until deliver ()
+ *                                 first releases it: deliver_begin ()
  *   waiter_new_async              waiter_new_async (), with its
  *                                 g_task_return_error_if_cancelled ()
  *   callback                      the caller's callback (waiter->callback),
@@ -91,25 +97,27 @@
  *
  * The line of DESIGN.md ("the line is the moment the callback starts"; the
  * text is in doc/cancellation.md): the task's callback is the core's,
- * aio_rw_lock_core_task_returned (); it runs deliver_locked () under the
- * mutex (the decision), then deliver_unlocked (), then, with no main-loop
- * iteration in between, the caller's callback. Between the wake (settle)
- * and that callback lie the completion source's dispatch (on_completion)
- * and GTask's deferral of the callback to an idle: any other thread may
- * run there, and a cancel landing there is seen by the handler or by
- * deliver_locked (). deliver_unlocked () first disconnects the handler,
- * which waits for a "cancelled" emission running on another thread: a
- * cancel whose flag was set after the decision has run to its end (its
- * handler found the waiter DONE and did nothing) before the callback. So
- * deliver_unlocked () looks at the flag once more after the disconnect and
- * hands such a grant back; that second check is the line. Each is a step
- * of its own here: the decision (made in the step of the dispatch, which
- * changes nothing another thread reads: see on_completion), the
- * disconnect, the second check (with its hand-back, under the mutex, if
- * the flag is set). The client records
- * in `landed` whether the cancel had landed at the second check. After it
- * a cancel is too late and nothing of ours looks at the flag again, so
- * guard_new () and the caller's callback share the step of the check.
+ * aio_rw_lock_core_task_returned (); it takes the mutex and calls deliver
+ * (), then, with no main-loop iteration in between, the caller's callback.
+ * Between the wake (settle) and that lie the completion source's dispatch
+ * (on_completion) and GTask's deferral of the callback to an idle: any
+ * other thread may run there, and a cancel landing there finds the waiter
+ * GRANTED and its handler hands it back. deliver () first hands back a
+ * grant whose cancel landed already (revoke_if_cancelled_locked ()), then
+ * releases the mutex to disconnect the handler, which waits for a
+ * "cancelled" emission running on another thread; until it returns our
+ * handler may still run, and finds the waiter as it was: a grant GRANTED
+ * (it hands it back), an upgrade pending. Then, under the mutex again,
+ * deliver_locked () decides everything at once: a grant whose cancel
+ * landed after the disconnect (no handler of ours ran for it) is handed
+ * back, an upgrade whose guard was released fails, the upgrade stops being
+ * pending, the waiter is DONE. That is the line. Steps here: the dispatch
+ * with deliver ()'s part under the mutex (deliver_begin: on_completion
+ * changes nothing another thread reads, see there), the disconnect, and
+ * deliver_locked () with what follows it up to and including the
+ * caller's callback: after the line nothing of ours looks at the flag, and
+ * guard_new () and the callback touch nothing another thread reads. The
+ * client records in `landed` whether the cancel had landed at the line.
  *
  * The seq stamps are kept order-isomorphic to the C ones but renumbered
  * 0..k-1 over the k queued requests whenever one leaves (C only ever
@@ -139,21 +147,19 @@
  *                              acquisition's hold back
  *   BUG_NO_SERVE_ON_WITHDRAW   withdraw_locked() does not serve the queue
  *   BUG_NO_REVOKE_AT_DELIVERY  deliver_locked() ignores the cancellable
+ *                              (deliver_begin () still hands back a grant
+ *                              whose cancel landed before the disconnect):
+ *                              a cancel that lands after the disconnect, for
+ *                              which no handler of ours runs, is missed
  *   BUG_NO_CANCEL_CHECK_AT_SUBMIT  submit_locked() does not look at the
  *                              cancellable (whose handler did nothing, the
  *                              waiter being NEW)
- *   BUG_DECIDE_AT_DISPATCH     deliver_locked() runs in on_completion(),
- *                              before GTask's deferral of the callback, where
- *                              the code before b260a69 decided: a grant
- *                              whose cancel lands in the deferral stays held
- *                              over a main-loop iteration (its handler finds
- *                              it DONE), until the second check hands it back
- *   BUG_NO_RECHECK_AFTER_DISCONNECT  deliver_unlocked() does not look at the
- *                              cancellable after the disconnect (the code
- *                              before 1a3ab61): a cancel whose flag is set
- *                              between the decision and the disconnect has
- *                              run its handler to the end, yet the callback
- *                              gets the guard
+ *   BUG_DECIDE_AT_DISPATCH     deliver () runs in on_completion(), before
+ *                              GTask's deferral of the callback, where the
+ *                              code before b260a69 decided: a cancel that
+ *                              lands in the deferral, before the callback
+ *                              starts, is too late (no handler is
+ *                              connected), and the callback gets the guard
  *
  * Properties:
  *   check_invariants(), at the end of every section under the mutex:
@@ -166,24 +172,26 @@
  *       same from the contract's wording of each policy, without may_enter();
  *     - a cancelled request is not left queued or granted once the
  *       "cancelled" handler has run: it completes promptly, and a grant is
- *       handed back before the callback runs; a grant whose handler ran
- *       after the decision (and found it DONE) is held only while its
- *       thread is in aio_rw_lock_core_task_returned (), which hands it back
- *       at the second check;
+ *       handed back before the callback runs (by the handler: until the
+ *       disconnect returns the waiter stays GRANTED); a cancelled grant
+ *       with no handler pending is held only while its own thread is in
+ *       deliver (), between the disconnect and deliver_locked (), which
+ *       hands it back next (past_disconnect);
  *     - each queue is FIFO by arrival; a request is in one place at a time.
  *   submit_locked(): a new request enters at once only as the policy allows
  *     (FAIR: nobody queued, so a releaser asking again queues behind the
  *     waiters it just woke).
- *   deliver_locked(): a request cancelled before the decision is not
+ *   deliver_locked(): a request cancelled before the line is not
  *     decided as granted (the grant was handed back first).
  *   acquire_finish(), upgrade_finish(): a request whose cancel landed
- *     (its flag set) before its line, the second check, never reports
- *     success and never ends holding; in particular, none whose
- *     "cancelled" handler ran (handler_ran) reports success; one
- *     whose cancel landed after it holds the lock (the client releases
- *     it); a request fails only for a reason; every request completes
- *     exactly once (settle_locked() and waiter_wake() assert one
- *     settlement and one push; the client waits for its callback).
+ *     (its flag set) before its line never reports success and never ends
+ *     holding; in particular, none whose "cancelled" handler ran
+ *     (handler_ran) reports success; one whose cancel landed after it
+ *     holds the lock (the client releases it); an upgrade reports success
+ *     only for a guard still held; a request fails only for a reason;
+ *     every request completes exactly once (settle_locked() and
+ *     waiter_wake() assert one settlement and one push; the client waits
+ *     for its callback).
  *   pan: no invalid end state (no deadlock, no request left waiting).
  *   ltl no_starvation (weak fairness): every request completes; with the
  *     assertions on why a request may fail: a request that is not
@@ -195,7 +203,12 @@
  * try_acquire (try_enter () alone), re-entered guards and their shared
  * holds (aio_rw_lock_core_guard_reenter (), the readers rule of a WRITE
  * hold with re-entered read guards, visible_mode_locked (): a guard here is
- * its hold), and several contexts delivering one client's requests.
+ * its hold), a caller's own "cancelled" handler (so the first
+ * revoke_if_cancelled_locked () in deliver (), which is for such a handler
+ * that waits for the hand-back, makes no difference here: our handler
+ * would hand the grant back anyway), any use of a guard from another
+ * thread than its client's, and several contexts delivering one client's
+ * requests.
  */
 
 #ifndef NCLIENTS
@@ -254,10 +267,11 @@ bool  queued[NCLIENTS];      /* request.queued */
 bool  changed_mode[NCLIENTS];
 mtype failure[NCLIENTS] = FAILURE_NONE;   /* failure */
 bool  woken[NCLIENTS];       /* its completion is in its context's completion source */
-/* Delivery.outcome: what deliver_locked () left for deliver_unlocked () and
- * the callback (GRANTED, FAILED or NEW; 0 while no delivery is under way).
- * A GRANTED one still counts its hold until the second check hands it
- * back or guard_new () gives it a guard. */
+/* The outcome deliver_locked () returned, which the callback reads
+ * (GRANTED, FAILED or NEW; 0 until deliver_locked () ran). Here it lasts
+ * from deliver_locked () to the callback, which share a step except for a
+ * waiter with no handler (and in mutants); a GRANTED one counts its hold
+ * (owned ()) until guard_new () gives it a guard. */
 mtype delivered[NCLIENTS];
 
 /* ---- AioRwLockGuard, one per client ---- */
@@ -278,8 +292,8 @@ bool will_cancel[NCLIENTS];      /* this request is going to be cancelled */
 /* ---- Observers, for the properties ---- */
 bool requested[NCLIENTS];    /* a request (acquire or upgrade) is between its call and its callback */
 bool handler_ran[NCLIENTS];  /* on_cancelled () ran for the current request */
-bool in_task_returned[NCLIENTS];  /* its thread is in aio_rw_lock_core_task_returned (),
-                                   * before the caller's callback */
+bool past_disconnect[NCLIENTS];   /* its thread is in deliver (), between the
+                                   * disconnect and deliver_locked () */
 
 /* Scratch of the inline macros: only used inside one d_step, so hidden
  * (not part of the state). Each macro has its own, since they nest. */
@@ -614,12 +628,13 @@ inline waiter_wake(w)
   woken[w] = true
 }
 
-/* aio_rw_lock_waiter_disconnect (), after the decision, without the
- * mutex: g_cancellable_disconnect () waits while "cancelled" is being
- * emitted on another thread (the caller's guard: !handler_pending[w]);
- * once it returns, a cancel runs no handler of ours. The deadline source
- * is destroyed too (the model let it go at the wake: from then on it does
- * nothing, the waiter not being QUEUED). */
+/* aio_rw_lock_waiter_disconnect (), in deliver (), without the mutex:
+ * g_cancellable_disconnect () waits while "cancelled" is being emitted on
+ * another thread (the caller's guard: !handler_pending[w]); once it
+ * returns, a cancel runs no handler of ours. deliver () destroys the
+ * deadline source with a second call, after deliver_locked () (the model
+ * let it go at the wake: from then on it does nothing, the waiter not
+ * being QUEUED). */
 inline waiter_disconnect(w)
 {
   assert(!handler_pending[w]);
@@ -834,20 +849,29 @@ inline revoke_locked(w)
   serve_locked()
 }
 
-/* deliver_locked (): the decision, under the mutex, right before the
- * caller is told: a grant whose request was cancelled by now is handed
- * back. An upgrade whose guard was released since its grant fails; the
- * guard's pending upgrade ends. delivered[w] gets the outcome
- * (Delivery.outcome). deliver_unlocked () looks at the cancellable once
- * more, after the disconnect: that second check is the line. */
+/* revoke_if_cancelled_locked (): a grant whose cancel landed is handed
+ * back */
+inline revoke_if_cancelled_locked(w)
+{
+  if
+  :: status[w] == WAITER_GRANTED && cancelled[w] -> revoke_locked(w)
+  :: else
+  fi
+}
+
+/* deliver_locked (): the line, under the mutex, with the cancel handler
+ * disconnected (or never connected); the caller is told right after it. A
+ * grant whose request was cancelled by now is handed back (the cancel that
+ * no handler of ours hands back is one that landed after the disconnect);
+ * otherwise the outcome stands, and a later cancel is too late. An upgrade
+ * whose guard was released since its grant fails; the upgrade is pending
+ * until here. delivered[w] gets the outcome (deliver_locked ()'s return
+ * value). */
 inline deliver_locked(w)
 {
   assert(!woken[w] && !queued[w]);
 #ifndef BUG_NO_REVOKE_AT_DELIVERY
-  if
-  :: status[w] == WAITER_GRANTED && cancelled[w] -> revoke_locked(w)
-  :: else
-  fi;
+  revoke_if_cancelled_locked(w);
 #endif
   if
   :: is_upgrade[w] && status[w] != WAITER_NEW ->
@@ -871,7 +895,7 @@ inline deliver_locked(w)
   :: status[w] != WAITER_NEW -> status[w] = WAITER_DONE
   :: else
   fi;
-  /* cancelled before the decision: the grant was handed back */
+  /* cancelled before the line: the grant was handed back */
   assert(!(cancelled[w] && delivered[w] == WAITER_GRANTED))
 }
 
@@ -897,10 +921,10 @@ inline on_deadline_due(w)
   fi
 }
 
-/* guard_new (), in deliver_unlocked (): the guard of a granted
+/* guard_new (), at the end of deliver (): the guard of a granted
  * acquisition, made without the mutex by the delivering thread. Its hold
  * was counted since the grant (owned () counts it through delivered[w]
- * until now). */
+ * from deliver_locked () until now). */
 inline guard_new(w)
 {
   if
@@ -911,114 +935,139 @@ inline guard_new(w)
   fi
 }
 
-/* deliver_unlocked (): after deliver_locked (), without the mutex:
- *   - aio_rw_lock_waiter_disconnect (), which waits for a running handler
- *     of ours: a cancel whose flag was set since the decision has run to
- *     its end once it returns (and found the waiter DONE);
- *   - the second check, the line: LANDED gets whether the cancel had
- *     landed (its flag set) by now; after it, a cancel is too late;
- *   - a grant whose cancel landed is handed back under the mutex (the
- *     status set back to GRANTED for revoke_locked (), DONE after; the
- *     outcome becomes FAILED, CANCELLED);
- *   - guard_new () for a granted acquisition.
- * Then aio_rw_lock_core_task_returned () runs the caller's callback.
- * The disconnect and the check are steps of their own. The hand-back
- * shares the step of the check, although C reads the flag before it takes
- * the mutex: once set the flag stays set, and nothing of the waiter
- * changes in between, so no thread can tell. guard_new () and the callback
- * share that step too: they touch nothing another thread reads, and
- * nothing another thread does after the line changes what they read. An
- * outcome that is not a grant has no second check (C does not look at the
- * flag): its disconnect and callback are one step. */
-inline deliver_unlocked(w, landed)
+/* The caller's callback, as aio_rw_lock_core_task_returned () runs it
+ * right after deliver (); with BUG_DECIDE_AT_DISPATCH, deliver () runs in
+ * on_completion () instead, and the callback comes later (task_returned
+ * ()). */
+#ifndef BUG_DECIDE_AT_DISPATCH
+#define after_deliver(w) callback(w)
+#else
+#define after_deliver(w) skip
+#endif
+
+/* deliver (), called with the mutex held (in the step of its caller's
+ * section under the mutex), up to where it first releases it. For a
+ * waiter whose handler is connected (cancelled_id != 0: connected[w]), a
+ * grant whose cancel landed already is handed back now
+ * (revoke_if_cancelled_locked ()): a "cancelled" handler of the caller's
+ * may be waiting for that, and the disconnect waits for the caller's
+ * handlers too (the model has none: this hand-back is one our handler
+ * would make anyway); the mutex is then released for the disconnect. One
+ * with no handler (its cancellable was cancelled before it could connect
+ * one: refused at the call, or by submit_locked ()) goes on to
+ * deliver_locked (), the line, under the same mutex. */
+inline deliver_begin(w)
+{
+  if
+  :: connected[w] -> revoke_if_cancelled_locked(w)
+  :: else -> deliver_locked(w)
+  fi
+}
+
+/* deliver_locked (), with the mutex taken again after the disconnect,
+ * and what follows it in deliver (): LANDED gets whether the cancel had
+ * landed at the line. The deadline source is destroyed without the mutex (nothing to
+ * model: see waiter_disconnect ()), then guard_new (). */
+inline deliver_line(w, landed)
+{
+  past_disconnect[w] = false;
+  deliver_locked(w);
+  landed = cancelled[w];
+  check_invariants();
+  guard_new(w)
+}
+
+/* The rest of deliver (), after deliver_begin (), in steps of its own, up
+ * to the caller's callback that aio_rw_lock_core_task_returned () runs
+ * right after it:
+ *   - no handler: deliver_locked () ran in deliver_begin (); guard_new ()
+ *     and the callback follow (a step of their own only because the step
+ *     that began deliver () cannot choose the client's next statement;
+ *     the flag, set before the handler could connect, reads the same as
+ *     at the line);
+ *   - aio_rw_lock_waiter_disconnect () of the handler, without the mutex:
+ *     it waits while "cancelled" is emitted on another thread
+ *     (!handler_pending[w]). Until it returns our handler may still run,
+ *     and finds the waiter as deliver_begin () left it: a grant GRANTED,
+ *     which it hands back, an upgrade pending;
+ *   - deliver_line (): under the mutex again, deliver_locked (), the line;
+ *     a cancel that landed after the disconnect (past_disconnect[w]) ran
+ *     no handler of ours, and is seen here.
+ * deliver_locked (), guard_new () and the callback share a step: after
+ * the line nothing of ours looks at the flag, and guard_new () and the
+ * callback touch nothing another thread reads. A waiter that is not
+ * GRANTED at the disconnect has the disconnect in that step too: its
+ * status can change no more (only a grant is handed back, and only a grant
+ * fails for a released guard), and all another thread can see of it
+ * (g_upgrade[w]) stays as it was until the line. */
+inline deliver(w, landed)
 {
   if
   :: d_step {
-       !handler_pending[w] && delivered[w] != WAITER_GRANTED ->
-       waiter_disconnect(w);
+       delivered[w] != 0 ->
        landed = cancelled[w];
-       callback(w)
+       guard_new(w);
+       after_deliver(w)
      }
   :: d_step {
-       !handler_pending[w] && delivered[w] == WAITER_GRANTED ->
-       waiter_disconnect(w)
+       delivered[w] == 0 && !handler_pending[w] && status[w] != WAITER_GRANTED ->
+       waiter_disconnect(w);
+       deliver_line(w, landed);
+       after_deliver(w)
      }
-#ifndef BUG_NO_RECHECK_AFTER_DISCONNECT
-     if
-     :: d_step {
-          cancelled[w] ->
-          landed = true;
-          status[w] = WAITER_GRANTED;
-          revoke_locked(w);
-          status[w] = WAITER_DONE;
-          delivered[w] = WAITER_FAILED;
-          check_invariants();
-          callback(w)
-        }
-     :: d_step { !cancelled[w] -> landed = false; guard_new(w); callback(w) }
-     fi
-#else
-     /* the code before 1a3ab61: the outcome of deliver_locked () stands */
-     d_step { landed = cancelled[w]; guard_new(w); callback(w) }
-#endif
+  :: d_step {
+       delivered[w] == 0 && !handler_pending[w] && status[w] == WAITER_GRANTED ->
+       waiter_disconnect(w);
+       past_disconnect[w] = true
+     }
+     d_step { deliver_line(w, landed); after_deliver(w) }
   fi
 }
 
 /* on_completion (): the completion source of the waiter's context
  * dispatches it: g_task_return_boolean (). GTask then calls
  * aio_rw_lock_core_task_returned (), at once or from an idle of its own.
- * Nothing of the lock is touched: not under the mutex. The client makes
- * the decision of task_returned () in the same step (task_returned_locked
- * ()): the dispatch changes nothing another thread reads, so whatever
- * another thread does in GTask's deferral it could have done before the
- * dispatch, to the same effect (a cancel in the deferral finds the waiter
- * GRANTED and hands it back, as one before the dispatch does). */
+ * Nothing of the lock is touched: not under the mutex. The client begins
+ * deliver () in the same step (task_returned_locked ()): the dispatch
+ * changes nothing another thread reads, so whatever another thread does in
+ * GTask's deferral it could have done before the dispatch, to the same
+ * effect (a cancel in the deferral finds the waiter GRANTED and hands it
+ * back, as one before the dispatch does). */
 inline on_completion(w)
 {
   assert(woken[w]);
   woken[w] = false
-#ifdef BUG_DECIDE_AT_DISPATCH
-  ;
-  deliver_locked(w);
-  check_invariants()
-#endif
 }
 
-/* The part of aio_rw_lock_core_task_returned () under the mutex:
- * deliver_locked (), the decision. */
+/* The part of aio_rw_lock_core_task_returned () under the mutex, up to
+ * where deliver () first releases it: deliver_begin (). */
 inline task_returned_locked(w)
 {
-  in_task_returned[w] = true;
-#ifndef BUG_DECIDE_AT_DISPATCH
-  deliver_locked(w);
-#else
-  if
-  :: status[w] == WAITER_NEW -> deliver_locked(w)   /* refused at the call */
-  :: else   /* decided in on_completion () */
-  fi;
-#endif
+  deliver_begin(w);
   check_invariants()
 }
 
 /* aio_rw_lock_core_task_returned (): the task's callback, on the waiter's
- * context: deliver_locked () under the mutex (task_returned_locked ()),
- * then deliver_unlocked (), then the caller's callback (acquire_finish (),
- * upgrade_finish ()). LANDED gets whether the cancel had landed at the
- * line. A request that went through the completion source was decided in
- * the step of the dispatch (see on_completion ()); one refused at the
- * call (EARLY) has no dispatch, and is decided in a step of its own. With
- * BUG_DECIDE_AT_DISPATCH, GTask's deferral is a window of its own. */
+ * context: it takes the mutex and calls deliver (), then the caller's
+ * callback (acquire_finish (), upgrade_finish ()). LANDED gets whether the
+ * cancel had landed at the line. A request that went through the
+ * completion source began deliver () in the step of the dispatch (see
+ * on_completion ()); one refused at the call (EARLY) has no dispatch, and
+ * begins it in a step of its own. With BUG_DECIDE_AT_DISPATCH, deliver ()
+ * runs in on_completion (), where the code before b260a69 decided, and
+ * GTask's deferral is a window of its own before the callback, which is
+ * the line of DESIGN.md: LANDED is read when it starts. */
 inline task_returned(w, landed, early)
 {
-#ifndef BUG_DECIDE_AT_DISPATCH
   if
   :: early -> d_step { task_returned_locked(w) }
-  :: else   /* decided at the dispatch */
+  :: else   /* begun in the step of the dispatch */
   fi;
-#else
-  d_step { task_returned_locked(w) };
+  deliver(w, landed)
+#ifdef BUG_DECIDE_AT_DISPATCH
+  ;
+  d_step { landed = cancelled[w]; callback(w) }
 #endif
-  deliver_unlocked(w, landed)
 }
 
 /* waiter_new_async (): the waiter of a new request (an acquisition, or the
@@ -1217,15 +1266,14 @@ inline check_invariants()
     /* a cancelled request does not stay queued or granted once the
      * "cancelled" handler has run (or was skipped, as it was connected
      * after the cancellation): it completes promptly, and a grant is
-     * handed back before the callback runs */
+     * handed back before the callback runs; unless its own thread is
+     * delivering it, between the disconnect and deliver_locked (): a
+     * cancel that landed there ran no handler of ours, and
+     * deliver_locked (), next, hands the grant back before the callback,
+     * with no main-loop iteration in between */
     assert(!(cancelled[ci_i] && !handler_pending[ci_i] &&
-             (status[ci_i] == WAITER_QUEUED || status[ci_i] == WAITER_GRANTED)));
-    /* ... unless its thread is delivering it already: the decision made,
-     * the handler found it DONE; then that thread hands it back itself,
-     * before the caller's callback and without a main-loop iteration in
-     * between (the second check) */
-    assert(!(cancelled[ci_i] && !handler_pending[ci_i] &&
-             delivered[ci_i] == WAITER_GRANTED && !in_task_returned[ci_i]));
+             (status[ci_i] == WAITER_QUEUED ||
+              (status[ci_i] == WAITER_GRANTED && !past_disconnect[ci_i]))));
     /* guard->upgrade: from the upgrade's submission to its delivery */
     assert(!(queued[ci_i] && is_upgrade[ci_i]) || g_upgrade[ci_i]);
     assert(!g_upgrade[ci_i] || (is_upgrade[ci_i] && status[ci_i] != WAITER_NEW &&
@@ -1277,9 +1325,9 @@ ltl no_starvation { [] <> !requested[0] }
 #endif
 
 /* The caller's callback (waiter->callback), run by
- * aio_rw_lock_core_task_returned () after deliver_unlocked (): the
- * client's, which calls _finish (it reads the client's locals); then the
- * waiter goes with its task, and the client forgets the cancellable. */
+ * aio_rw_lock_core_task_returned () after deliver (): the client's, which
+ * calls _finish (it reads the client's locals); then the waiter goes with
+ * its task, and the client forgets the cancellable. */
 inline callback(w)
 {
   if
@@ -1287,7 +1335,7 @@ inline callback(w)
   :: else -> acquire_finish(w, outcome, timeout_msec, landed)
   fi;
   waiter_free(w);
-  FORGET_CANCEL; delivered[w] = 0; in_task_returned[w] = false;
+  FORGET_CANCEL; delivered[w] = 0;
   landed = false; early = false
 }
 
@@ -1335,14 +1383,12 @@ end_idle:
         d_step { waiter_connect(i) }
         d_step { submit_locked(i, timeout_msec, armed); check_invariants() }
         /* the main loop: the completion source, or the deadline (which
-         * may still fire until deliver_unlocked () destroys it, and then
-         * does nothing, the waiter not being QUEUED) */
+         * may still fire until deliver () destroys it, and then does
+         * nothing, the waiter not being QUEUED) */
         do
         :: d_step {
-             woken[i] -> on_completion(i); armed = false
-#ifndef BUG_DECIDE_AT_DISPATCH
-             ; task_returned_locked(i)   /* after GTask's deferral */
-#endif
+             woken[i] -> on_completion(i); armed = false;
+             task_returned_locked(i)   /* after GTask's deferral */
            }
            break
 #ifdef WITH_TIMEOUT
@@ -1379,12 +1425,7 @@ end_idle:
               d_step { waiter_connect(i) }
               d_step { submit_locked(i, -1, armed); check_invariants() }
               do
-              :: d_step {
-                   woken[i] -> on_completion(i)
-#ifndef BUG_DECIDE_AT_DISPATCH
-                   ; task_returned_locked(i)
-#endif
-                 }
+              :: d_step { woken[i] -> on_completion(i); task_returned_locked(i) }
                  break
               :: d_step { !released && gmode[i] != HOLD_NONE ->
                    /* the guard is released before the upgrade completes
@@ -1418,9 +1459,8 @@ end_idle:
 
 /* The thread that cancels client C's requests: at any time (before the
  * call looks at the cancellable, while NEW, QUEUED, GRANTED, woken (in
- * GTask's deferral is the same), between the decision and the
- * disconnect, or between the disconnect and the second check; one after
- * the second check is too late, and nothing looks at it),
+ * GTask's deferral is the same), in deliver () before or after the
+ * disconnect; one after the line is too late, and nothing looks at it),
  * g_cancellable_cancel () sets the flag at once and, if the handler is
  * connected, runs it next, under the mutex (setting the flag and starting
  * the emission are one step: the cancellable's own mutex makes them
