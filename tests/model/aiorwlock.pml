@@ -84,8 +84,16 @@
  *   acquire_finish                aio_rw_lock_core_acquire_finish ()
  *   upgrade_finish                aio_rw_lock_core_upgrade_finish ()
  *   core_close                    aio_rw_lock_core_close ()
- *   release_locked                release_locked ()
+ *   release_locked                release_locked (), as
+ *                                 aio_rw_lock_core_guard_release () calls it
  *   guard_downgrade               aio_rw_lock_core_guard_downgrade ()
+ *   downgrade_refused             its refusals
+ *   visible_mode_locked           visible_mode_locked (), for
+ *                                 aio_rw_lock_core_guard_get_mode ()
+ *   upgrade_refusal               submit_locked ()'s refusals of an upgrade
+ *   guard_probe                   another thread's get_mode (), second
+ *                                 upgrade_async () and downgrade () of a
+ *                                 guard whose upgrade is pending
  *
  *                                 aio-rw-lock-waiter.c:
  *   waiter_connect                aio_rw_lock_waiter_connect ()
@@ -119,6 +127,11 @@
  * guard_new () and the callback touch nothing another thread reads. The
  * client records in `landed` whether the cancel had landed at the line.
  *
+ * Another thread may use a client's guard while its upgrade is under way:
+ * release it, or look at it while the upgrade is pending (guard_probe: the
+ * mode it shows, a second upgrade, a downgrade). The client's canceller
+ * process is that thread.
+ *
  * The seq stamps are kept order-isomorphic to the C ones but renumbered
  * 0..k-1 over the k queued requests whenever one leaves (C only ever
  * compares them), so that clients may loop forever in a finite state space.
@@ -128,8 +141,9 @@
  *   ITERATIONS=n     requests per client; 0 = forever (default 2)
  *   POLICY=FAIR | PREFER_WRITERS | PREFER_READERS   (default FAIR)
  *   WITH_UPGRADABLE  clients also ask for UPGRADABLE_READ
- *   WITH_UPGRADE     an UPGRADABLE_READ holder may upgrade (and release the
- *                    guard while its upgrade waits); implies WITH_UPGRADABLE
+ *   WITH_UPGRADE     an UPGRADABLE_READ holder may upgrade, and another
+ *                    thread may release the guard or look at it meanwhile
+ *                    (see canceller); implies WITH_UPGRADABLE
  *   WITH_UPGRADE_ANY with WITH_UPGRADE: any holder may ask for an upgrade
  *                    (a READ guard is refused, a WRITE one is granted at
  *                    once, closed or not)
@@ -138,7 +152,10 @@
  *                    deadline may expire while the request is queued
  *                    (upgrades have none: the API passes -1)
  *   WITH_CLOSE       a closer thread may close the lock at any time
- *   NO_CANCEL        no cancellation at all
+ *   NO_CANCEL        no cancellation at all (and no canceller process:
+ *                    nobody else uses a guard either)
+ *   NO_GUARD_PROBE   the canceller does not run guard_probe () (for one
+ *                    check of BUG_DECIDE_BEFORE_DISCONNECT)
  *   LIVENESS         for the no_starvation check (with ITERATIONS=0 and
  *                    weak fairness): whether a request will be cancelled
  *                    is chosen when it is made (see canceller)
@@ -160,6 +177,18 @@
  *                              lands in the deferral, before the callback
  *                              starts, is too late (no handler is
  *                              connected), and the callback gets the guard
+ *   BUG_DECIDE_BEFORE_DISCONNECT  deliver () as of 1a3ab61: deliver_locked ()
+ *                              decides everything before the disconnect
+ *                              (the hand-back of a cancelled grant, the
+ *                              failure of an upgrade whose guard was
+ *                              released, the end of the upgrade's pending
+ *                              state, DONE), and after it only the
+ *                              cancellable is looked at again. In between
+ *                              the upgrade is no longer pending although it
+ *                              may still be handed back: a second upgrade
+ *                              of its guard is not refused (guard_probe ());
+ *                              with NO_GUARD_PROBE, a guard released there
+ *                              gets its upgrade reported
  *
  * Properties:
  *   check_invariants(), at the end of every section under the mutex:
@@ -192,6 +221,10 @@
  *     every request completes exactly once (settle_locked() and
  *     waiter_wake() assert one settlement and one push; the client waits
  *     for its callback).
+ *   guard_probe(): while an upgrade waits, or is granted and its caller
+ *     has not learnt of it, its guard shows the mode from before the grant,
+ *     a second upgrade is refused as pending (or as released), and a
+ *     downgrade is refused (doc/upgrade.md).
  *   pan: no invalid end state (no deadlock, no request left waiting).
  *   ltl no_starvation (weak fairness): every request completes; with the
  *     assertions on why a request may fail: a request that is not
@@ -202,13 +235,13 @@
  * under the mutex, woken by a GCond instead of the completion source),
  * try_acquire (try_enter () alone), re-entered guards and their shared
  * holds (aio_rw_lock_core_guard_reenter (), the readers rule of a WRITE
- * hold with re-entered read guards, visible_mode_locked (): a guard here is
- * its hold), a caller's own "cancelled" handler (so the first
- * revoke_if_cancelled_locked () in deliver (), which is for such a handler
- * that waits for the hand-back, makes no difference here: our handler
- * would hand the grant back anyway), any use of a guard from another
- * thread than its client's, and several contexts delivering one client's
- * requests.
+ * hold with re-entered read guards: a guard here is its hold), a caller's
+ * own "cancelled" handler (so the first revoke_if_cancelled_locked () in
+ * deliver (), which is for such a handler that waits for the hand-back,
+ * makes no difference here: our handler would hand the grant back
+ * anyway), a second waiter on one guard (guard_probe () stops at
+ * submit_locked ()'s refusal), and several contexts delivering one
+ * client's requests.
  */
 
 #ifndef NCLIENTS
@@ -311,6 +344,7 @@ hidden byte sb_entered;
 hidden byte ci_i, ci_m, ci_r, ci_u, ci_w, ci_next;
 hidden byte sp_i, sp_first, sp_f[3], sp_h;
 hidden byte sa_any, sa_wq, sa_rq;
+hidden mtype pr_refusal;
 
 /* =================================================================== */
 /* aio-rw-lock-state.c                                                  */
@@ -679,6 +713,12 @@ inline change_mode_locked(g, mode)
   convert(sg_from, sg_to)
 }
 
+/* visible_mode_locked (): the mode the guard's owner sees
+ * (aio_rw_lock_core_guard_get_mode ()): a granted upgrade shows once its
+ * caller learns of it (until then the lock counts the hold as WRITE) */
+#define visible_mode_locked(g) \
+  ((g_upgrade[g] && changed_mode[g]) -> MODE_UPGRADABLE_READ : gmode[g])
+
 /* settle_locked (): a request's status changes from NEW or QUEUED to
  * GRANTED or FAILED; its owner is woken. A granted upgrade of an
  * UPGRADABLE_READ guard makes the guard WRITE: the state counts the hold
@@ -713,6 +753,21 @@ inline serve_locked()
   od
 }
 
+/* submit_locked ()'s refusals of an upgrade of guard G after the
+ * cancellable (its waiter's own), in its order; FAILURE_NONE: it goes on */
+inline upgrade_refusal(g, refusal)
+{
+  if
+  :: gmode[g] == HOLD_NONE -> refusal = FAILURE_ALREADY_RELEASED
+  :: gmode[g] == MODE_READ -> refusal = FAILURE_UPGRADE_OF_READ
+  :: else ->
+     if
+     :: g_upgrade[g] || upgrade != NOBODY -> refusal = FAILURE_UPGRADE_PENDING
+     :: else -> refusal = FAILURE_NONE
+     fi
+  fi
+}
+
 #ifndef BUG_NO_CANCEL_CHECK_AT_SUBMIT
 #define submit_sees_cancel(w) cancelled[w]
 #else
@@ -734,16 +789,7 @@ inline submit_locked(w, timeout_msec, armed)
   :: else ->
      if
      :: !is_upgrade[w]
-     :: else ->
-        if
-        :: gmode[w] == HOLD_NONE -> sb_refusal = FAILURE_ALREADY_RELEASED
-        :: gmode[w] == MODE_READ -> sb_refusal = FAILURE_UPGRADE_OF_READ
-        :: else ->
-           if
-           :: g_upgrade[w] || upgrade != NOBODY -> sb_refusal = FAILURE_UPGRADE_PENDING
-           :: else
-           fi
-        fi
+     :: else -> upgrade_refusal(w, sb_refusal)
      fi
   fi;
 
@@ -945,6 +991,8 @@ inline guard_new(w)
 #define after_deliver(w) skip
 #endif
 
+#ifndef BUG_DECIDE_BEFORE_DISCONNECT
+
 /* deliver (), called with the mutex held (in the step of its caller's
  * section under the mutex), up to where it first releases it. For a
  * waiter whose handler is connected (cancelled_id != 0: connected[w]), a
@@ -1023,6 +1071,53 @@ inline deliver(w, landed)
      d_step { deliver_line(w, landed); after_deliver(w) }
   fi
 }
+
+#else /* BUG_DECIDE_BEFORE_DISCONNECT */
+
+/* deliver () as of 1a3ab61 (deliver_locked () then deliver_unlocked ()):
+ * the whole decision before the disconnect, in deliver_begin (): the
+ * hand-back of a grant whose cancel landed, the failure of an upgrade
+ * whose guard was released, the end of the upgrade's pending state, DONE;
+ * then the disconnect; then one more look at the cancellable only, which
+ * hands back a grant whose cancel landed since (the status set back to
+ * GRANTED for revoke_locked (), DONE after; the outcome becomes FAILED,
+ * CANCELLED): that look is the line. From the decision to it the upgrade is
+ * no longer pending although it may still be handed back. */
+inline deliver_begin(w)
+{
+  deliver_locked(w)
+}
+
+inline deliver(w, landed)
+{
+  if
+  :: d_step {
+       !handler_pending[w] && delivered[w] != WAITER_GRANTED ->
+       waiter_disconnect(w);
+       landed = cancelled[w];
+       after_deliver(w)
+     }
+  :: d_step {
+       !handler_pending[w] && delivered[w] == WAITER_GRANTED ->
+       waiter_disconnect(w)
+     }
+     if
+     :: d_step {
+          cancelled[w] ->
+          landed = true;
+          status[w] = WAITER_GRANTED;
+          revoke_locked(w);
+          status[w] = WAITER_DONE;
+          delivered[w] = WAITER_FAILED;
+          check_invariants();
+          after_deliver(w)
+        }
+     :: d_step { !cancelled[w] -> landed = false; guard_new(w); after_deliver(w) }
+     fi
+  fi
+}
+
+#endif /* BUG_DECIDE_BEFORE_DISCONNECT */
 
 /* on_completion (): the completion source of the waiter's context
  * dispatches it: g_task_return_boolean (). GTask then calls
@@ -1166,18 +1261,59 @@ inline release_locked(g)
   serve_locked()
 }
 
-/* aio_rw_lock_core_guard_downgrade (): refused (a programmer error) once
- * released or while the guard's upgrade is pending, which the client never
- * does */
+/* aio_rw_lock_core_guard_downgrade ()'s refusal (a programmer error):
+ * the guard was released, or its upgrade is pending */
+#define downgrade_refused(g) (gmode[g] == HOLD_NONE || g_upgrade[g])
+
+/* aio_rw_lock_core_guard_downgrade (): the client never asks when it would
+ * be refused */
 inline guard_downgrade(g)
 {
-  assert(gmode[g] != HOLD_NONE && !g_upgrade[g]);
+  assert(!downgrade_refused(g));
   if
   :: gmode[g] != MODE_READ ->
      change_mode_locked(g, MODE_READ);
      serve_locked()
   :: else
   fi
+}
+
+/* An upgrade of guard G that waits, or whose grant its caller has not
+ * learnt of yet (GRANTED, or decided as granted: delivered[g], which only
+ * mutants keep over a step): it is pending (doc/upgrade.md: "An upgrade is
+ * pending for its guard's owner until its callback runs, even once
+ * granted"), and a grant may still be handed back. (One that failed is
+ * pending too if it was not refused at its submission, but then nothing
+ * can come of it any more.) */
+#define upgrade_pending(g) \
+  (requested[g] && is_upgrade[g] && \
+   (status[g] == WAITER_QUEUED || status[g] == WAITER_GRANTED || \
+    delivered[g] == WAITER_GRANTED))
+
+/* Another thread with a reference to client G's guard uses it while its
+ * upgrade is pending. doc/upgrade.md: until the upgrade's callback runs
+ * "the guard shows UPGRADABLE_READ (get_mode), refuses a WRITE re-entry,
+ * and cannot be downgraded", and a second upgrade "fails with
+ * G_IO_ERROR_PENDING". In C that may be the owner on another thread, or
+ * code that runs inside the delivery (tests/test-rw-lock-cancel-line.c
+ * probes from a hook in g_cancellable_disconnect ()). Each call is a
+ * section under the mutex that changes nothing here, so the probe adds
+ * no state:
+ *   - a second aio_rw_lock_core_upgrade_async () (its waiter, not modelled
+ *     past submit_locked ()'s refusals): refused as pending, or as
+ *     released;
+ *   - aio_rw_lock_core_guard_get_mode (): a grant that made the guard
+ *     WRITE does not show yet (a released guard has no mode here);
+ *   - aio_rw_lock_core_guard_downgrade (): refused.
+ * (The WRITE re-entry is refused through visible_mode_locked () too; re-
+ * entry is not modelled.) */
+inline guard_probe(g)
+{
+  upgrade_refusal(g, pr_refusal);
+  assert(pr_refusal == FAILURE_UPGRADE_PENDING || pr_refusal == FAILURE_ALREADY_RELEASED);
+  assert(gmode[g] == HOLD_NONE || !changed_mode[g] ||
+         visible_mode_locked(g) == MODE_UPGRADABLE_READ);
+  assert(downgrade_refused(g))
 }
 
 /* =================================================================== */
@@ -1348,7 +1484,6 @@ proctype client(byte i)
   bool armed;        /* a deadline source is attached */
   bool early;        /* cancelled at the call: the task returned at once */
   bool landed;       /* the cancel had landed at the line */
-  bool released;     /* the guard was released while its upgrade waited */
   short timeout_msec;
 
 end_idle:
@@ -1424,17 +1559,9 @@ end_idle:
            :: else ->
               d_step { waiter_connect(i) }
               d_step { submit_locked(i, -1, armed); check_invariants() }
-              do
-              :: d_step { woken[i] -> on_completion(i); task_returned_locked(i) }
-                 break
-              :: d_step { !released && gmode[i] != HOLD_NONE ->
-                   /* the guard is released before the upgrade completes
-                    * (in GTask's deferral would be the same to every
-                    * other thread: see on_completion ()) */
-                   release_locked(i); check_invariants(); released = true }
-              od
+              /* (the guard may be released meanwhile: see canceller) */
+              d_step { woken[i] -> on_completion(i); task_returned_locked(i) }
            fi;
-           skip;
            task_returned(i, landed, early);
 #endif
         fi;
@@ -1449,7 +1576,7 @@ end_idle:
        assert(gmode[i] == HOLD_NONE && !requested[i] && !woken[i]);
        assert(status[i] == WAITER_DONE);
        /* forget the dead locals, so equal states look equal */
-       mode = 0; umode = 0; outcome = 0; armed = false; released = false;
+       mode = 0; umode = 0; outcome = 0; armed = false;
        timeout_msec = 0;
        NEXT_ITERATION
      }
@@ -1457,18 +1584,29 @@ end_idle:
   od
 }
 
-/* The thread that cancels client C's requests: at any time (before the
- * call looks at the cancellable, while NEW, QUEUED, GRANTED, woken (in
- * GTask's deferral is the same), in deliver () before or after the
- * disconnect; one after the line is too late, and nothing looks at it),
- * g_cancellable_cancel () sets the flag at once and, if the handler is
- * connected, runs it next, under the mutex (setting the flag and starting
- * the emission are one step: the cancellable's own mutex makes them
- * atomic for g_cancellable_disconnect ()). Meanwhile the other threads go
- * on (the handler waits for the mutex). With LIVENESS, whether a request
- * is going to be cancelled at all is decided when it is made
- * (will_cancel), so that weak fairness does not force every waiting
- * request to be cancelled. */
+/* Another thread of client C's: it cancels C's requests and, with
+ * WITH_UPGRADE, uses C's guard while its upgrade is under way (each
+ * thread holding a reference to it).
+ *
+ * The cancel: at any time (before the call looks at the cancellable, while
+ * NEW, QUEUED, GRANTED, woken (in GTask's deferral is the same), in
+ * deliver () before or after the disconnect; one after the line is too
+ * late, and nothing looks at it), g_cancellable_cancel () sets the flag at
+ * once and, if the handler is connected, runs it next, under the mutex
+ * (setting the flag and starting the emission are one step: the
+ * cancellable's own mutex makes them atomic for g_cancellable_disconnect
+ * ()). Meanwhile the other threads go on (the handler waits for the
+ * mutex). With LIVENESS, whether a request is going to be cancelled at all
+ * is decided when it is made (will_cancel), so that weak fairness does not
+ * force every waiting request to be cancelled.
+ *
+ * The guard: from the upgrade's submission to its callback, this thread
+ * may release it (aio_rw_lock_core_guard_release (): a waiting upgrade
+ * fails at once, a granted one at its line), also while the client's
+ * thread is in deliver (); and while the upgrade is pending it may look at
+ * the guard (guard_probe (), which changes nothing). Not with LIVENESS
+ * (the probe), nor NO_GUARD_PROBE (which lets the mutant
+ * BUG_DECIDE_BEFORE_DISCONNECT show its released guard). */
 proctype canceller(byte c)
 {
 end_cancel:
@@ -1485,6 +1623,17 @@ end_cancel:
        handler_pending[c] = false;
        check_invariants()
      }
+#ifdef WITH_UPGRADE
+  :: d_step {
+       requested[c] && is_upgrade[c] && status[c] != WAITER_NEW &&
+       gmode[c] != HOLD_NONE ->
+       release_locked(c);
+       check_invariants()
+     }
+#if !defined(LIVENESS) && !defined(NO_GUARD_PROBE)
+  :: d_step { upgrade_pending(c) -> guard_probe(c) }
+#endif
+#endif
   od
 }
 

@@ -52,6 +52,8 @@ mutant-no-serve-on-withdraw          |default|fail|safety  |-DPOLICY=FAIR -DNCLI
 mutant-no-revoke-at-delivery         |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DBUG_NO_REVOKE_AT_DELIVERY|assertion violated +!\(\(cancelled\[i\]
 mutant-no-cancel-check-at-submit     |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DBUG_NO_CANCEL_CHECK_AT_SUBMIT|assertion violated +!\(\(\(cancelled\[ci_i\]&& !\(handler_pending
 mutant-decide-at-dispatch            |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DBUG_DECIDE_AT_DISPATCH|assertion violated \(\(outcome!=[0-9]+\)\|\| !\(landed\)\)
+mutant-decide-before-disconnect      |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE -DBUG_DECIDE_BEFORE_DISCONNECT|assertion violated \(\(pr_refusal==[0-9]+\)\|\|\(pr_refusal==[0-9]+\)\)
+mutant-decide-before-disc-released   |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE -DBUG_DECIDE_BEFORE_DISCONNECT -DNO_GUARD_PROBE|assertion violated \(\(outcome!=[0-9]+\)\|\|\(gmode\[i\]==[0-9]+\)\)
 safety-fair-forever                  |full|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=0 -DWITH_UPGRADABLE|
 safety-prefer-writers-upgradable     |full|pass|safety  |-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=2 -DWITH_UPGRADABLE|
 safety-prefer-readers-upgradable     |full|pass|safety  |-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=2 -DWITH_UPGRADABLE|
