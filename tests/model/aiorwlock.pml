@@ -157,8 +157,9 @@
  *   NO_GUARD_PROBE   the canceller does not run guard_probe () (for one
  *                    check of BUG_DECIDE_BEFORE_DISCONNECT)
  *   LIVENESS         for the no_starvation check (with ITERATIONS=0 and
- *                    weak fairness): whether a request will be cancelled
- *                    is chosen when it is made (see canceller)
+ *                    weak fairness): whether a request will be cancelled,
+ *                    and an upgrade's guard released, is chosen when it is
+ *                    made (see canceller)
  * Mutants (each must make a check fail):
  *   BUG_REVOKE_LEAK            revoke_locked() forgets to give an
  *                              acquisition's hold back
@@ -228,7 +229,8 @@
  *   pan: no invalid end state (no deadlock, no request left waiting).
  *   ltl no_starvation (weak fairness): every request completes; with the
  *     assertions on why a request may fail: a request that is not
- *     cancelled (nor expired, nor refused by a closed lock) is granted.
+ *     cancelled (nor expired, nor refused by a closed lock, nor an upgrade
+ *     whose guard was released) is granted.
  *
  * Not modelled: blocking waiters (aio_rw_lock_core_acquire () runs
  * submit_locked (), withdraw_locked () on its deadline and deliver_locked ()
@@ -317,9 +319,12 @@ bool connected[NCLIENTS];        /* on_cancelled is connected */
 bool handler_pending[NCLIENTS];  /* g_cancellable_cancel () is emitting "cancelled" */
 #ifdef LIVENESS
 bool will_cancel[NCLIENTS];      /* this request is going to be cancelled */
+bool will_release[NCLIENTS];     /* this upgrade's guard is going to be released */
 #define cancel_planned(c) will_cancel[c]
+#define release_planned(c) will_release[c]
 #else
 #define cancel_planned(c) true
+#define release_planned(c) true
 #endif
 
 /* ---- Observers, for the properties ---- */
@@ -1446,9 +1451,12 @@ ltl no_starvation { [] <> !requested[0] }
 
 #if defined(LIVENESS) && !defined(NO_CANCEL)
 #define WILL_CANCEL if :: will_cancel[i] = true :: will_cancel[i] = false fi
-#define FORGET_CANCEL cancelled[i] = false; handler_ran[i] = false; will_cancel[i] = false
+#define WILL_RELEASE if :: will_release[i] = true :: will_release[i] = false fi
+#define FORGET_CANCEL cancelled[i] = false; handler_ran[i] = false; \
+                      will_cancel[i] = false; will_release[i] = false
 #else
 #define WILL_CANCEL skip
+#define WILL_RELEASE skip
 #define FORGET_CANCEL cancelled[i] = false; handler_ran[i] = false
 #endif
 
@@ -1552,7 +1560,7 @@ end_idle:
 #ifndef WITH_UPGRADE_ANY
            gmode[i] == MODE_UPGRADABLE_READ ->
 #endif
-           atomic { umode = gmode[i]; WILL_CANCEL; requested[i] = true }
+           atomic { umode = gmode[i]; WILL_CANCEL; WILL_RELEASE; requested[i] = true }
            d_step { waiter_new_async(i, MODE_WRITE, true, early) }
            if
            :: early
@@ -1606,7 +1614,12 @@ end_idle:
  * thread is in deliver (); and while the upgrade is pending it may look at
  * the guard (guard_probe (), which changes nothing). Not with LIVENESS
  * (the probe), nor NO_GUARD_PROBE (which lets the mutant
- * BUG_DECIDE_BEFORE_DISCONNECT show its released guard). */
+ * BUG_DECIDE_BEFORE_DISCONNECT show its released guard). With LIVENESS,
+ * whether the guard is going to be released is decided when the upgrade
+ * is asked for (will_release), as for the cancel: unplanned, weak
+ * fairness would force the release on every upgrade that waits, which
+ * then fails for that reason, and the check could not tell an upgrade
+ * that is never granted. */
 proctype canceller(byte c)
 {
 end_cancel:
@@ -1626,7 +1639,7 @@ end_cancel:
 #ifdef WITH_UPGRADE
   :: d_step {
        requested[c] && is_upgrade[c] && status[c] != WAITER_NEW &&
-       gmode[c] != HOLD_NONE ->
+       gmode[c] != HOLD_NONE && release_planned(c) ->
        release_locked(c);
        check_invariants()
      }
