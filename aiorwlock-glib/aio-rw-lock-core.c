@@ -320,7 +320,10 @@ revoke_locked (AioRwLockCore   *self,
   if (!waiter->request.is_upgrade)
     aio_rw_lock_state_convert (&self->state, waiter->request.mode, AIO_RW_LOCK_HOLD_NONE);
   else if (waiter->changed_mode && !waiter->guard->released)
-    change_mode_locked (self, waiter->guard, AIO_RW_LOCK_MODE_UPGRADABLE_READ);
+    {
+      change_mode_locked (self, waiter->guard, AIO_RW_LOCK_MODE_UPGRADABLE_READ);
+      waiter->changed_mode = FALSE;
+    }
   else if (waiter->changed_mode)
     undo_upgrade_of_released_locked (waiter);
 
