@@ -60,6 +60,8 @@ arm (GCancellable *cancellable,
   hook_cancellable = cancellable;
 }
 
+static AioRwLockGuard *window_guard;  /* the guard whose upgrade is delivered */
+
 static gpointer
 cancel_now (gpointer data)
 {
@@ -75,26 +77,43 @@ cancel_in_window (GCancellable *cancellable)
   g_thread_join (g_thread_new ("canceller", cancel_now, cancellable));
 }
 
+/* Takes an UPGRADABLE_READ guard of @lock into @r, upgrades it with
+ * @cancellable, runs @func in the delivery's disconnect, and waits for the
+ * upgrade's callback. */
+static void
+upgrade_with_hook (AioRwLock     *lock,
+                   GCancellable  *cancellable,
+                   void         (*func) (GCancellable *),
+                   Request       *r)
+{
+  g_autoptr(GError) error = NULL;
+
+  r->guard = aio_rw_lock_acquire (lock, UPGRADABLE, -1, NULL, &error);
+  g_assert_no_error (error);
+  window_guard = r->guard;
+  aio_rw_lock_guard_upgrade_async (r->guard, cancellable, aio_test_on_upgraded, r);
+
+  arm (cancellable, func);
+  aio_test_wait (r);
+  g_assert_true (hook_ran);
+}
+
 static void
 cancel_landed_before_callback (gboolean upgrade)
 {
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GError) error = NULL;
   Request r = { 0 };
 
   if (upgrade)
-    {
-      r.guard = aio_rw_lock_acquire (lock, UPGRADABLE, -1, NULL, &error);
-      g_assert_no_error (error);
-      aio_rw_lock_guard_upgrade_async (r.guard, cancellable, aio_test_on_upgraded, &r);
-    }
+    upgrade_with_hook (lock, cancellable, cancel_in_window, &r);
   else
-    aio_rw_lock_acquire_write_async (lock, cancellable, aio_test_on_acquired, &r);
-
-  arm (cancellable, cancel_in_window);
-  aio_test_wait (&r);
-  g_assert_true (hook_ran);
+    {
+      aio_rw_lock_acquire_write_async (lock, cancellable, aio_test_on_acquired, &r);
+      arm (cancellable, cancel_in_window);
+      aio_test_wait (&r);
+      g_assert_true (hook_ran);
+    }
   g_assert_true (g_cancellable_is_cancelled (cancellable));
 
   if (upgrade)
@@ -126,7 +145,6 @@ test_cancel_landed_before_callback_upgrade (void)
 
 /* ---- The upgrade is pending until its callback starts ---- */
 
-static AioRwLockGuard *window_guard;
 static Request second;
 
 /* In the window: the guard still shows UPGRADABLE_READ, a second upgrade
@@ -149,17 +167,9 @@ test_upgrade_pending_until_callback (void)
 {
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GError) error = NULL;
   Request r = { 0 };
 
-  r.guard = aio_rw_lock_acquire (lock, UPGRADABLE, -1, NULL, &error);
-  g_assert_no_error (error);
-  window_guard = r.guard;
-  aio_rw_lock_guard_upgrade_async (r.guard, cancellable, aio_test_on_upgraded, &r);
-
-  arm (cancellable, probe_in_window);
-  aio_test_wait (&r);
-  g_assert_true (hook_ran);
+  upgrade_with_hook (lock, cancellable, probe_in_window, &r);
   g_assert_no_error (r.error);
   g_assert_true (r.upgraded);
   g_assert_cmpint (aio_rw_lock_guard_get_mode (r.guard), ==, WRITE);
@@ -188,17 +198,9 @@ test_upgrade_released_before_callback (void)
 {
   g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GError) error = NULL;
   Request r = { 0 };
 
-  r.guard = aio_rw_lock_acquire (lock, UPGRADABLE, -1, NULL, &error);
-  g_assert_no_error (error);
-  window_guard = r.guard;
-  aio_rw_lock_guard_upgrade_async (r.guard, cancellable, aio_test_on_upgraded, &r);
-
-  arm (cancellable, release_in_window);
-  aio_test_wait (&r);
-  g_assert_true (hook_ran);
+  upgrade_with_hook (lock, cancellable, release_in_window, &r);
   g_assert_false (r.upgraded);
   g_assert_error (r.error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
   g_assert_false (aio_rw_lock_guard_is_held (r.guard));
