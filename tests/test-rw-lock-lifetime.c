@@ -216,7 +216,7 @@ test_idle_locks_leave_nothing (void)
 
   /* The context dies with its last reference, although the locks that
    * used it live on. */
-  sentinel = g_timeout_source_new_seconds (3600);
+  sentinel = g_timeout_source_new (3600 * 1000);
   g_source_set_callback (sentinel, never_runs, &finalized, on_sentinel_destroyed);
   g_source_attach (sentinel, context);
   g_source_unref (sentinel);
