@@ -509,6 +509,32 @@ test_cancel_window_racing_thread (void)
   g_test_message ("cancel before the callback: %u, after: %u", n_cancelled, n_granted);
 }
 
+/* Cancelled, then reset before the callback: still CANCELLED, with the
+ * message GLib gives it. */
+static void
+test_cancel_then_reset (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GCancellable) reference = g_cancellable_new ();
+  g_autoptr(GError) expected = NULL;
+  AioRwLockGuard *holder = aio_rw_lock_try_acquire_write (lock);
+  Request r = { 0 };
+
+  aio_test_acquire (lock, READ, -1, cancellable, &r);
+  g_cancellable_cancel (cancellable);
+  g_cancellable_reset (cancellable);
+  aio_test_wait (&r);
+
+  g_cancellable_cancel (reference);
+  g_assert_true (g_cancellable_set_error_if_cancelled (reference, &expected));
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpstr (r.error->message, ==, expected->message);
+  aio_test_assert_failed (&r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  aio_test_assert_state (lock, 0, TRUE, 0, 0);
+  aio_rw_lock_guard_unref (holder);
+}
+
 /* Cancelled from another thread while queued. */
 static void
 test_cancel_from_thread (void)
@@ -550,6 +576,7 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/cancel/window/racing-thread", test_cancel_window_racing_thread);
   g_test_add_func ("/Aio/RwLock/cancel/shared-cancellable", test_cancel_shared_cancellable);
   g_test_add_func ("/Aio/RwLock/cancel/from-thread", test_cancel_from_thread);
+  g_test_add_func ("/Aio/RwLock/cancel/then-reset", test_cancel_then_reset);
 
   return g_test_run ();
 }
