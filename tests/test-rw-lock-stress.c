@@ -87,8 +87,11 @@ typedef struct
   guint         n_recent;
   GPtrArray    *inbox;         /* GuardRecs handed to workers to release */
   /* User-visible holds: changed after a grant is seen and before a
-   * release, so they never exceed the real ones. */
-  gint          inside[3];
+   * release, so they never exceed the real ones. The three counts share
+   * one atomic word (INSIDE_BITS each, by mode), so that a check reads
+   * them at one instant: read one by one, another thread's writer leaving
+   * and reader entering in between would look like both inside at once. */
+  gint          inside;
 } Round;
 
 /* Everything counted for the report. */
@@ -241,28 +244,40 @@ check_state (const AioRwLockState *s,
     CHECK (aio_rw_lock_state_pending_readers (s) == 0 && aio_rw_lock_state_pending_writers (s) == 0);
 }
 
+#define INSIDE_BITS 10
+
+static guint
+inside_of (gint          inside,
+           AioRwLockMode mode)
+{
+  return ((guint) inside >> (mode * INSIDE_BITS)) & ((1u << INSIDE_BITS) - 1);
+}
+
 static void
 check_step (Round *round)
 {
+  gint inside;
+
   aio_rw_lock_inspect_state (round->lock, check_state, NULL);
 
   /* What the test saw: never a writer with anyone else. */
-  CHECK (g_atomic_int_get (&round->inside[WRITE]) <= 1);
-  if (g_atomic_int_get (&round->inside[WRITE]) > 0)
-    CHECK (g_atomic_int_get (&round->inside[READ]) == 0 &&
-           g_atomic_int_get (&round->inside[UPGRADABLE]) == 0);
-  CHECK (g_atomic_int_get (&round->inside[UPGRADABLE]) <= 1);
+  inside = g_atomic_int_get (&round->inside);
+  CHECK (inside_of (inside, WRITE) <= 1);
+  if (inside_of (inside, WRITE) > 0)
+    CHECK (inside_of (inside, READ) == 0 && inside_of (inside, UPGRADABLE) == 0);
+  CHECK (inside_of (inside, UPGRADABLE) <= 1);
 
   g_atomic_int_inc (&stats.checks);
 }
 
 /* ---- User-visible hold accounting ---- */
 
+
 static void
 inside_enter (Round         *round,
               AioRwLockMode  mode)
 {
-  g_atomic_int_inc (&round->inside[mode]);
+  g_atomic_int_add (&round->inside, 1 << (mode * INSIDE_BITS));
   check_step (round);
 }
 
@@ -270,7 +285,7 @@ static void
 inside_leave (Round         *round,
               AioRwLockMode  mode)
 {
-  CHECK (g_atomic_int_add (&round->inside[mode], -1) > 0);
+  CHECK (inside_of (g_atomic_int_add (&round->inside, -(1 << (mode * INSIDE_BITS))), mode) > 0);
 }
 
 /* The hold's members as the model counts them: its unreleased guards but
@@ -1051,7 +1066,7 @@ checkpoint (Actor *actors,
   CHECK (aio_rw_lock_get_pending_readers (round->lock) == pending_readers);
   CHECK (aio_rw_lock_get_pending_writers (round->lock) == pending_writers);
   for (guint m = 0; m < 3; m++)
-    CHECK ((guint) g_atomic_int_get (&round->inside[m]) == holds[m]);
+    CHECK (inside_of (g_atomic_int_get (&round->inside), m) == holds[m]);
   check_step (round);
   g_atomic_int_inc (&stats.checkpoints);
   if (g_getenv ("AIO_STRESS_DEBUG")) g_printerr ("cp: g0=%u p0=%u g1=%u p1=%u readers=%u w=%d pr=%u pw=%u closed=%d\n", actors[0].guards->len, actors[0].pending->len, actors[1].guards->len, actors[1].pending->len, aio_rw_lock_get_readers (round->lock), aio_rw_lock_is_write_locked (round->lock), pending_readers, pending_writers, round->closed);
