@@ -198,6 +198,12 @@ aio_rw_lock_class_init (AioRwLockClass *klass)
   object_class->get_property = aio_rw_lock_get_property;
   object_class->set_property = aio_rw_lock_set_property;
 
+  /* G_DEFINE_QUARK caches a quark in a plain static: make the two our
+   * errors use here, once, rather than racing on them in the first
+   * failures of a process on several threads. */
+  (void) G_IO_ERROR;
+  (void) AIO_RW_LOCK_ERROR;
+
   /**
    * AioRwLock:policy: (getter get_policy)
    *
