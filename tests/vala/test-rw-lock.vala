@@ -152,6 +152,12 @@ private async void test_upgrade () throws Error {
     check (guard.get_mode () == Aio.RwLockMode.READ && !rw.write_locked, "downgraded");
     reenter.release ();
     guard.release ();
+
+    /* The lock-level upgrade, with the cancellable left out. */
+    var upgradable = yield rw.acquire_async (Aio.RwLockMode.UPGRADABLE_READ, -1);
+    check (yield rw.upgrade_async (upgradable), "the lock's upgrade_async without a cancellable");
+    check (upgradable.get_mode () == Aio.RwLockMode.WRITE && rw.write_locked, "upgraded by the lock");
+    upgradable.release ();
 }
 
 private const string[] TESTS = {
