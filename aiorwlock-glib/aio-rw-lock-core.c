@@ -53,6 +53,7 @@ aio_rw_lock_core_init (AioRwLockCore *self,
   g_mutex_init (&self->mutex);
   aio_rw_lock_state_init (&self->state, AIO_RW_LOCK_POLICY_FAIR);
   self->write_hold = NULL;
+  g_queue_init (&self->drains);
   self->owner = owner;
 }
 
@@ -62,6 +63,7 @@ void
 aio_rw_lock_core_clear (AioRwLockCore *self)
 {
   g_assert (aio_rw_lock_state_is_idle (&self->state));
+  g_assert (g_queue_is_empty (&self->drains));
   g_mutex_clear (&self->mutex);
 }
 
@@ -214,6 +216,16 @@ serve_locked (AioRwLockCore *self)
   while ((request = aio_rw_lock_state_grant_next (&self->state)) != NULL)
     settle_locked (self, (AioRwLockWaiter *) request,
                    AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
+
+  /* Every change that can end the last hold of a closed lock ends here. */
+  if (G_UNLIKELY (!g_queue_is_empty (&self->drains)) &&
+      !aio_rw_lock_state_has_holds (&self->state))
+    {
+      AioRwLockWaiter *drain;
+
+      while ((drain = g_queue_pop_head (&self->drains)) != NULL)
+        settle_locked (self, drain, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
+    }
 }
 
 static void on_deadline_due (AioRwLockWaiter *waiter);
@@ -291,6 +303,13 @@ withdraw_locked (AioRwLockCore    *self,
 {
   g_assert (waiter->status == AIO_RW_LOCK_WAITER_QUEUED);
 
+  if (waiter->is_drain)
+    {
+      g_queue_remove (&self->drains, waiter);
+      settle_locked (self, waiter, AIO_RW_LOCK_WAITER_FAILED, failure);
+      return;
+    }
+
   aio_rw_lock_state_remove (&self->state, &waiter->request);
   settle_locked (self, waiter, AIO_RW_LOCK_WAITER_FAILED, failure);
   serve_locked (self);
@@ -317,7 +336,9 @@ revoke_locked (AioRwLockCore   *self,
 {
   g_assert (waiter->status == AIO_RW_LOCK_WAITER_GRANTED);
 
-  if (!waiter->request.is_upgrade)
+  if (waiter->is_drain)
+    ;  /* nothing was held: only the caller's outcome changes */
+  else if (!waiter->request.is_upgrade)
     aio_rw_lock_state_convert (&self->state, waiter->request.mode, AIO_RW_LOCK_HOLD_NONE);
   else if (waiter->changed_mode && !waiter->guard->released)
     {
@@ -402,14 +423,15 @@ on_deadline_due (AioRwLockWaiter *waiter)
 }
 
 static GError *
-failure_to_error (AioRwLockWaiter *waiter)
+failure_to_error (AioRwLockFailure  failure,
+                  GCancellable     *cancellable)
 {
   GError *error = NULL;
 
-  switch (waiter->failure)
+  switch (failure)
     {
     case AIO_RW_LOCK_FAILURE_CANCELLED:
-      if (!g_cancellable_set_error_if_cancelled (waiter->cancellable, &error))
+      if (!g_cancellable_set_error_if_cancelled (cancellable, &error))
         /* Reset since: say what GLib says. */
         error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                      g_dgettext ("glib20", "Operation was cancelled"));
@@ -438,6 +460,9 @@ failure_to_error (AioRwLockWaiter *waiter)
     case AIO_RW_LOCK_FAILURE_UPGRADE_PENDING:
       return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_PENDING,
                                   "An upgrade of this hold is already pending");
+    case AIO_RW_LOCK_FAILURE_WOULD_BLOCK:
+      return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                                  "The lock cannot be granted without waiting");
     case AIO_RW_LOCK_FAILURE_NONE:
     default:
       g_assert_not_reached ();
@@ -472,7 +497,7 @@ deliver (AioRwLockCore   *self,
   g_mutex_unlock (&self->mutex);
 
   aio_rw_lock_waiter_disconnect (waiter, 0, deadline);
-  if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade)
+  if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade && !waiter->is_drain)
     waiter->guard = guard_new (self, waiter->request.mode);
 }
 
@@ -580,7 +605,7 @@ aio_rw_lock_core_acquire_finish (GTask   *task,
 
   if (waiter->failure != AIO_RW_LOCK_FAILURE_NONE)
     {
-      g_propagate_error (error, failure_to_error (waiter));
+      g_propagate_error (error, failure_to_error (waiter->failure, waiter->cancellable));
       return NULL;
     }
 
@@ -617,7 +642,7 @@ aio_rw_lock_core_upgrade_finish (GTask   *task,
 
   if (waiter->failure != AIO_RW_LOCK_FAILURE_NONE)
     {
-      g_propagate_error (error, failure_to_error (waiter));
+      g_propagate_error (error, failure_to_error (waiter->failure, waiter->cancellable));
       return FALSE;
     }
 
@@ -669,21 +694,27 @@ aio_rw_lock_core_acquire (AioRwLockCore  *self,
   g_cond_clear (&cond);
 
   if (waiter.failure != AIO_RW_LOCK_FAILURE_NONE)
-    g_propagate_error (error, failure_to_error (&waiter));
+    g_propagate_error (error, failure_to_error (waiter.failure, waiter.cancellable));
   return g_steal_pointer (&waiter.guard);
 }
 
 AioRwLockGuard *
-aio_rw_lock_core_try_acquire (AioRwLockCore *self,
-                              AioRwLockMode  mode)
+aio_rw_lock_core_try_acquire (AioRwLockCore  *self,
+                              AioRwLockMode   mode,
+                              GError        **error)
 {
-  gboolean entered;
+  AioRwLockFailure failure = AIO_RW_LOCK_FAILURE_NONE;
 
   g_mutex_lock (&self->mutex);
-  entered = aio_rw_lock_state_try_enter (&self->state, mode);
+  if (!aio_rw_lock_state_try_enter (&self->state, mode))
+    failure = self->state.closed ? AIO_RW_LOCK_FAILURE_CLOSED : AIO_RW_LOCK_FAILURE_WOULD_BLOCK;
   g_mutex_unlock (&self->mutex);
 
-  return entered ? guard_new (self, mode) : NULL;
+  if (failure == AIO_RW_LOCK_FAILURE_NONE)
+    return guard_new (self, mode);
+  if (error != NULL)
+    g_propagate_error (error, failure_to_error (failure, NULL));
+  return NULL;
 }
 
 void
@@ -697,6 +728,44 @@ aio_rw_lock_core_close (AioRwLockCore *self)
     settle_locked (self, (AioRwLockWaiter *) request,
                    AIO_RW_LOCK_WAITER_FAILED, AIO_RW_LOCK_FAILURE_CLOSED);
   g_mutex_unlock (&self->mutex);
+}
+
+/* Closes, then waits (as a waiter of its own, outside the state's queue)
+ * until no hold is left. Cancelling cancels the wait, never the close. */
+void
+aio_rw_lock_core_close_async (AioRwLockCore       *self,
+                              GTask               *task,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  AioRwLockWaiter *waiter;
+
+  aio_rw_lock_core_close (self);
+
+  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_READ, NULL, callback, user_data);
+  if (waiter == NULL)
+    return;
+  waiter->is_drain = TRUE;
+
+  g_mutex_lock (&self->mutex);
+  if (g_cancellable_is_cancelled (waiter->cancellable))
+    settle_locked (self, waiter, AIO_RW_LOCK_WAITER_FAILED, AIO_RW_LOCK_FAILURE_CANCELLED);
+  else if (!aio_rw_lock_state_has_holds (&self->state))
+    settle_locked (self, waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
+  else
+    {
+      g_queue_push_tail (&self->drains, waiter);
+      waiter->status = AIO_RW_LOCK_WAITER_QUEUED;
+    }
+  g_mutex_unlock (&self->mutex);
+}
+
+gboolean
+aio_rw_lock_core_close_finish (GTask   *task,
+                               GError **error)
+{
+  /* Nothing differs from an upgrade's outcome: TRUE, or why not. */
+  return aio_rw_lock_core_upgrade_finish (task, error);
 }
 
 /* ---- Snapshots ---- */
@@ -897,4 +966,86 @@ aio_rw_lock_core_guard_downgrade (AioRwLockGuard *guard)
   g_mutex_unlock (&self->mutex);
 
   return refusal;
+}
+
+/* How much a mode lets its holder do: READ < UPGRADABLE_READ < WRITE. */
+static guint
+mode_strength (AioRwLockMode mode)
+{
+  switch (mode)
+    {
+    case AIO_RW_LOCK_MODE_READ:
+      return 0;
+    case AIO_RW_LOCK_MODE_UPGRADABLE_READ:
+      return 1;
+    case AIO_RW_LOCK_MODE_WRITE:
+    default:
+      return 2;
+    }
+}
+
+gboolean
+aio_rw_lock_core_guard_downgrade_to (AioRwLockGuard  *guard,
+                                     AioRwLockMode    mode,
+                                     GError         **error)
+{
+  AioRwLockCore *self = guard->core;
+  gboolean downgraded = FALSE;
+
+  g_mutex_lock (&self->mutex);
+  if (guard->released)
+    g_set_error_literal (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
+                         "The guard was already released");
+  else if (guard->upgrade != NULL)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PENDING,
+                         "The guard's upgrade is pending");
+  else if (mode_strength (mode) >= mode_strength (guard->mode))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "Cannot downgrade a %s guard to %s",
+                 aio_rw_lock_state_mode_name (guard->mode),
+                 aio_rw_lock_state_mode_name (mode));
+  else
+    {
+      change_mode_locked (self, guard, mode);
+      serve_locked (self);
+      downgraded = TRUE;
+    }
+  g_mutex_unlock (&self->mutex);
+
+  return downgraded;
+}
+
+/* The upgrade of submit_locked (), without waiting. */
+gboolean
+aio_rw_lock_core_guard_try_upgrade (AioRwLockGuard  *guard,
+                                    GError         **error)
+{
+  AioRwLockCore *self = guard->core;
+  AioRwLockFailure failure = AIO_RW_LOCK_FAILURE_NONE;
+
+  g_mutex_lock (&self->mutex);
+  if (guard->released)
+    failure = AIO_RW_LOCK_FAILURE_ALREADY_RELEASED;
+  else if (guard->mode == AIO_RW_LOCK_MODE_READ)
+    failure = AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ;
+  else if (guard->upgrade != NULL || self->state.upgrade != NULL)
+    failure = AIO_RW_LOCK_FAILURE_UPGRADE_PENDING;
+  else if (hold_mode_locked (guard) == AIO_RW_LOCK_MODE_WRITE)
+    change_mode_locked (self, guard, AIO_RW_LOCK_MODE_WRITE);  /* exclusive already */
+  else if (self->state.closed)
+    failure = AIO_RW_LOCK_FAILURE_CLOSED;
+  else if (aio_rw_lock_state_try_upgrade (&self->state))
+    {
+      AioRwLockMode from, to;
+
+      /* The state counts the hold as WRITE already. */
+      set_guard_mode_locked (self, guard, AIO_RW_LOCK_MODE_WRITE, &from, &to);
+    }
+  else
+    failure = AIO_RW_LOCK_FAILURE_WOULD_BLOCK;
+  g_mutex_unlock (&self->mutex);
+
+  if (failure != AIO_RW_LOCK_FAILURE_NONE)
+    g_propagate_error (error, failure_to_error (failure, NULL));
+  return failure == AIO_RW_LOCK_FAILURE_NONE;
 }

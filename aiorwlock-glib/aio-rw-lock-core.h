@@ -27,6 +27,7 @@ typedef struct _AioRwLockCore
                                 * every guard's mode */
   AioRwLockState  state;
   AioRwLockHold  *write_hold;  /* the WRITE hold, if guards share it */
+  GQueue          drains;      /* close_async waiters, until no hold is left */
   GObject        *owner;       /* the AioRwLock; not owned */
 } AioRwLockCore;
 
@@ -85,8 +86,15 @@ AioRwLockGuard  *aio_rw_lock_core_acquire          (AioRwLockCore       *self,
                                                     GCancellable        *cancellable,
                                                     GError             **error);
 AioRwLockGuard  *aio_rw_lock_core_try_acquire      (AioRwLockCore       *self,
-                                                    AioRwLockMode        mode);
+                                                    AioRwLockMode        mode,
+                                                    GError             **error);
 void             aio_rw_lock_core_close            (AioRwLockCore       *self);
+void             aio_rw_lock_core_close_async      (AioRwLockCore       *self,
+                                                    GTask               *task,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean         aio_rw_lock_core_close_finish     (GTask               *task,
+                                                    GError             **error);
 
 /* Guards. */
 AioRwLockGuard  *aio_rw_lock_core_guard_ref        (AioRwLockGuard      *guard);
@@ -99,5 +107,10 @@ AioRwLockGuard  *aio_rw_lock_core_guard_reenter    (AioRwLockGuard      *guard,
                                                     AioRwLockMode        mode,
                                                     GError             **error);
 const char      *aio_rw_lock_core_guard_downgrade  (AioRwLockGuard      *guard);
+gboolean         aio_rw_lock_core_guard_downgrade_to (AioRwLockGuard    *guard,
+                                                    AioRwLockMode        mode,
+                                                    GError             **error);
+gboolean         aio_rw_lock_core_guard_try_upgrade (AioRwLockGuard     *guard,
+                                                    GError             **error);
 
 G_END_DECLS

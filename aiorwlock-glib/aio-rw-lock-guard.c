@@ -262,6 +262,130 @@ aio_rw_lock_guard_upgrade_async (AioRwLockGuard      *self,
 }
 
 /**
+ * aio_rw_lock_guard_upgrade_full_async:
+ * @self: an UPGRADABLE_READ guard
+ * @timeout_msec: how long to wait, in milliseconds: -1 for no limit, 0 for
+ *   "only if it can be granted at once"
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the guard is WRITE, or the upgrade failed
+ * @user_data: data for @callback
+ *
+ * [method@Aio.RwLockGuard.upgrade_async] with a deadline: an upgrade still
+ * waiting when @timeout_msec has passed fails with `G_IO_ERROR_TIMED_OUT`
+ * and leaves the guard UPGRADABLE_READ, as it was. A deadline never takes
+ * back an upgrade that was granted. [method@Aio.RwLockGuard.try_upgrade]
+ * tells the same situation as @timeout_msec 0 apart without a round trip.
+ *
+ * Since: 1.1
+ */
+void
+aio_rw_lock_guard_upgrade_full_async (AioRwLockGuard      *self,
+                                      int                  timeout_msec,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (timeout_msec >= -1);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (aio_rw_lock_core_guard_get_owner (self), cancellable,
+                     aio_rw_lock_core_task_returned, NULL);
+  g_task_set_source_tag (task, aio_rw_lock_guard_upgrade_full_async);
+  aio_rw_lock_core_upgrade_async (g_steal_pointer (&task), self, timeout_msec, callback, user_data);
+}
+
+/**
+ * aio_rw_lock_guard_upgrade_full_finish:
+ * @self: the guard passed to [method@Aio.RwLockGuard.upgrade_full_async]
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Aio.RwLockGuard.upgrade_full_async]; see
+ * [method@Aio.RwLockGuard.upgrade_finish].
+ *
+ * Returns: `TRUE` if @self is now WRITE, `FALSE` with @error set otherwise
+ *
+ * Since: 1.1
+ */
+gboolean
+aio_rw_lock_guard_upgrade_full_finish (AioRwLockGuard  *self,
+                                       GAsyncResult    *result,
+                                       GError         **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, aio_rw_lock_core_guard_get_owner (self)), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_full_async), FALSE);
+  g_return_val_if_fail (aio_rw_lock_core_upgrade_get_guard (G_TASK (result)) == self, FALSE);
+
+  return aio_rw_lock_core_upgrade_finish (G_TASK (result), error);
+}
+
+/**
+ * aio_rw_lock_guard_try_upgrade:
+ * @self: an UPGRADABLE_READ (or WRITE) guard
+ * @error: return location for a #GError
+ *
+ * Turns an UPGRADABLE_READ guard into a WRITE guard if that needs no wait
+ * (no other reader holds the lock), without a main-loop round trip.
+ * A WRITE guard, or one whose hold is exclusive already, succeeds at once.
+ *
+ * Fails, leaving the guard as it was, with `G_IO_ERROR_WOULD_BLOCK` if the
+ * upgrade would have to wait, %AIO_RW_LOCK_ERROR_WOULD_DEADLOCK for a READ
+ * guard, %AIO_RW_LOCK_ERROR_NOT_HELD for a released one,
+ * %AIO_RW_LOCK_ERROR_CLOSED on a closed lock, and `G_IO_ERROR_PENDING`
+ * while an upgrade of the same hold is pending.
+ *
+ * Returns: `TRUE` if @self is now WRITE, `FALSE` with @error set otherwise
+ *
+ * Since: 1.1
+ */
+gboolean
+aio_rw_lock_guard_try_upgrade (AioRwLockGuard  *self,
+                               GError         **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return aio_rw_lock_core_guard_try_upgrade (self, error);
+}
+
+/**
+ * aio_rw_lock_guard_downgrade_to:
+ * @self: a WRITE or UPGRADABLE_READ guard
+ * @mode: a weaker mode: UPGRADABLE_READ or READ for a WRITE guard, READ
+ *   for an UPGRADABLE_READ guard
+ * @error: return location for a #GError
+ *
+ * Turns @self into a guard in the weaker @mode, atomically: no writer can
+ * enter in between. WRITE to UPGRADABLE_READ keeps the right to upgrade
+ * again while letting readers in. Readers (and, under a policy that lets
+ * them, upgradable readers) that may enter now do so at once.
+ *
+ * Fails, changing nothing, with `G_IO_ERROR_INVALID_ARGUMENT` if @mode is
+ * the guard's mode or a stronger one, `G_IO_ERROR_PENDING` while an
+ * upgrade of @self is pending, and %AIO_RW_LOCK_ERROR_NOT_HELD for a
+ * released guard.
+ *
+ * Returns: `TRUE` if @self is now in @mode, `FALSE` with @error set otherwise
+ *
+ * Since: 1.1
+ */
+gboolean
+aio_rw_lock_guard_downgrade_to (AioRwLockGuard  *self,
+                                AioRwLockMode    mode,
+                                GError         **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (aio_rw_lock_state_mode_is_valid (mode), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return aio_rw_lock_core_guard_downgrade_to (self, mode, error);
+}
+
+/**
  * aio_rw_lock_guard_upgrade_finish:
  * @self: the guard passed to [method@Aio.RwLockGuard.upgrade_async]
  * @result: the result passed to the callback
@@ -286,6 +410,7 @@ aio_rw_lock_guard_upgrade_finish (AioRwLockGuard  *self,
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (g_task_is_valid (result, aio_rw_lock_core_guard_get_owner (self)), FALSE);
   g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_async) ||
+                        g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_full_async) ||
                         g_async_result_is_tagged (result, aio_rw_lock_upgrade_async), FALSE);
   g_return_val_if_fail (aio_rw_lock_core_upgrade_get_guard (G_TASK (result)) == self, FALSE);
 

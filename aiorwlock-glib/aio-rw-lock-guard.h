@@ -47,6 +47,23 @@ AIO_AVAILABLE_IN_1_0
 gboolean        aio_rw_lock_guard_upgrade_finish (AioRwLockGuard       *self,
                                                   GAsyncResult         *result,
                                                   GError              **error);
+AIO_AVAILABLE_IN_1_1
+gboolean        aio_rw_lock_guard_try_upgrade    (AioRwLockGuard       *self,
+                                                  GError              **error);
+AIO_AVAILABLE_IN_1_1
+void            aio_rw_lock_guard_upgrade_full_async  (AioRwLockGuard  *self,
+                                                  int                   timeout_msec,
+                                                  GCancellable         *cancellable,
+                                                  GAsyncReadyCallback   callback,
+                                                  gpointer              user_data);
+AIO_AVAILABLE_IN_1_1
+gboolean        aio_rw_lock_guard_upgrade_full_finish (AioRwLockGuard  *self,
+                                                  GAsyncResult         *result,
+                                                  GError              **error);
+AIO_AVAILABLE_IN_1_1
+gboolean        aio_rw_lock_guard_downgrade_to   (AioRwLockGuard       *self,
+                                                  AioRwLockMode         mode,
+                                                  GError              **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AioRwLockGuard, aio_rw_lock_guard_unref)
 

@@ -42,6 +42,30 @@ aio_rw_lock_state_is_idle (const AioRwLockState *state)
          aio_rw_lock_state_pending_writers (state) == 0;
 }
 
+/* For messages: the mode as the docs spell it. */
+const char *
+aio_rw_lock_state_mode_name (AioRwLockMode mode)
+{
+  switch (mode)
+    {
+    case AIO_RW_LOCK_MODE_READ:
+      return "READ";
+    case AIO_RW_LOCK_MODE_WRITE:
+      return "WRITE";
+    case AIO_RW_LOCK_MODE_UPGRADABLE_READ:
+      return "UPGRADABLE_READ";
+    default:
+      return "invalid";
+    }
+}
+
+/* Whether any hold exists (a grant counts from the moment it is made). */
+gboolean
+aio_rw_lock_state_has_holds (const AioRwLockState *state)
+{
+  return state->n_read > 0 || state->upgradable || state->writer;
+}
+
 /* ---- The policy: who may enter next. Everything about it is here. ---- */
 
 /* What is queued before a request (for a new request: everything queued). */

@@ -42,10 +42,12 @@ typedef struct _AioRwLockState
 } AioRwLockState;
 
 gboolean          aio_rw_lock_state_mode_is_valid (AioRwLockMode            mode);
+const char       *aio_rw_lock_state_mode_name     (AioRwLockMode            mode);
 
 void              aio_rw_lock_state_init          (AioRwLockState          *state,
                                                    AioRwLockPolicy          policy);
 gboolean          aio_rw_lock_state_is_idle       (const AioRwLockState    *state);
+gboolean          aio_rw_lock_state_has_holds     (const AioRwLockState    *state);
 
 /* The policy: pure functions of the state. */
 gboolean          aio_rw_lock_state_admits        (const AioRwLockState    *state,

@@ -33,6 +33,7 @@ typedef enum
   AIO_RW_LOCK_FAILURE_RELEASED_BEFORE_COMPLETED,
   AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ,
   AIO_RW_LOCK_FAILURE_UPGRADE_PENDING,
+  AIO_RW_LOCK_FAILURE_WOULD_BLOCK,
 } AioRwLockFailure;
 
 typedef enum
@@ -57,6 +58,8 @@ struct _AioRwLockWaiter
                                          * still once DONE */
   guint                  changed_mode : 1;  /* a granted upgrade made the guard WRITE */
   guint                  blocking : 1;  /* woken by cond, not completions */
+  guint                  is_drain : 1;  /* close_async: waits for the holds to
+                                         * end, not in the state's queue */
   gulong                 cancelled_id;
   GSource               *deadline;      /* owned; an async waiter's */
 

@@ -579,7 +579,7 @@ aio_rw_lock_try_acquire_read (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
 
-  return aio_rw_lock_core_try_acquire (&self->core, AIO_RW_LOCK_MODE_READ);
+  return aio_rw_lock_core_try_acquire (&self->core, AIO_RW_LOCK_MODE_READ, NULL);
 }
 
 /**
@@ -599,7 +599,35 @@ aio_rw_lock_try_acquire_write (AioRwLock *self)
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
 
-  return aio_rw_lock_core_try_acquire (&self->core, AIO_RW_LOCK_MODE_WRITE);
+  return aio_rw_lock_core_try_acquire (&self->core, AIO_RW_LOCK_MODE_WRITE, NULL);
+}
+
+/**
+ * aio_rw_lock_try_acquire:
+ * @self: a lock
+ * @mode: the mode of the hold
+ * @error: return location for a #GError
+ *
+ * Takes a hold in any @mode if the policy lets it in now, without waiting
+ * and without a main-loop round trip, and says why not otherwise:
+ * `G_IO_ERROR_WOULD_BLOCK` if the request would have to wait,
+ * %AIO_RW_LOCK_ERROR_CLOSED if the lock is closed. Under
+ * %AIO_RW_LOCK_POLICY_FAIR a new hold needs an empty queue.
+ *
+ * Returns: (transfer full): a guard in @mode, or `NULL` with @error set
+ *
+ * Since: 1.1
+ */
+AioRwLockGuard *
+aio_rw_lock_try_acquire (AioRwLock      *self,
+                         AioRwLockMode   mode,
+                         GError        **error)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
+  g_return_val_if_fail (aio_rw_lock_state_mode_is_valid (mode), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return aio_rw_lock_core_try_acquire (&self->core, mode, error);
 }
 
 /**
@@ -658,7 +686,8 @@ aio_rw_lock_upgrade_finish (AioRwLock     *self,
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_upgrade_async) ||
-                        g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_async), FALSE);
+                        g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_async) ||
+                        g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_full_async), FALSE);
 
   return aio_rw_lock_core_upgrade_finish (G_TASK (result), error);
 }
@@ -681,6 +710,69 @@ aio_rw_lock_close (AioRwLock *self)
   g_return_if_fail (AIO_IS_RW_LOCK (self));
 
   aio_rw_lock_core_close (&self->core);
+}
+
+/**
+ * aio_rw_lock_close_async:
+ * @self: a lock
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once no hold of @self is left
+ * @user_data: data for @callback
+ *
+ * Closes the lock as [method@Aio.RwLock.close] does, then completes when
+ * the last hold has ended: once every guard is released (or gone), so an
+ * app can write out what the lock protected at shutdown. A lock that
+ * holds nothing completes at once (still from the main context, never
+ * inside this call).
+ *
+ * Cancelling @cancellable cancels the wait, not the close: the lock stays
+ * closed, and [method@Aio.RwLock.close_finish] reports
+ * `G_IO_ERROR_CANCELLED` if the cancel landed before @callback started.
+ *
+ * @callback runs in the thread-default main context of the calling
+ * thread. Any number of callers may wait at once.
+ *
+ * Since: 1.1
+ */
+void
+aio_rw_lock_close_async (AioRwLock           *self,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (AIO_IS_RW_LOCK (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, aio_rw_lock_core_task_returned, NULL);
+  g_task_set_source_tag (task, aio_rw_lock_close_async);
+  aio_rw_lock_core_close_async (&self->core, g_steal_pointer (&task), callback, user_data);
+}
+
+/**
+ * aio_rw_lock_close_finish:
+ * @self: a lock
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Aio.RwLock.close_async].
+ *
+ * Returns: `TRUE` once the lock is closed and no hold is left, `FALSE`
+ *   with @error set if the wait was cancelled
+ *
+ * Since: 1.1
+ */
+gboolean
+aio_rw_lock_close_finish (AioRwLock     *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_close_async), FALSE);
+
+  return aio_rw_lock_core_close_finish (G_TASK (result), error);
 }
 
 /**

@@ -158,6 +158,19 @@ gboolean        aio_rw_lock_upgrade_finish         (AioRwLock            *self,
                                                     GError              **error);
 AIO_AVAILABLE_IN_1_0
 void            aio_rw_lock_close                  (AioRwLock            *self);
+AIO_AVAILABLE_IN_1_1
+AioRwLockGuard *aio_rw_lock_try_acquire            (AioRwLock            *self,
+                                                    AioRwLockMode         mode,
+                                                    GError              **error);
+AIO_AVAILABLE_IN_1_1
+void            aio_rw_lock_close_async            (AioRwLock            *self,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+AIO_AVAILABLE_IN_1_1
+gboolean        aio_rw_lock_close_finish           (AioRwLock            *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
 
 AIO_AVAILABLE_IN_1_0
 AioRwLockPolicy aio_rw_lock_get_policy             (AioRwLock            *self);

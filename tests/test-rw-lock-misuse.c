@@ -58,12 +58,53 @@ test_bad_arguments (void)
   g_assert_null (aio_rw_lock_guard_reenter (NULL, READ, &error));
   expect_critical ("*self != NULL*");
   aio_rw_lock_guard_upgrade_async (NULL, NULL, never_called, NULL);
+  expect_critical ("*mode_is_valid*");
+  g_assert_null (aio_rw_lock_try_acquire (lock, (AioRwLockMode) 3, &error));
+  expect_critical ("*AIO_IS_RW_LOCK*");
+  g_assert_null (aio_rw_lock_try_acquire (NULL, READ, &error));
+  expect_critical ("*AIO_IS_RW_LOCK*");
+  aio_rw_lock_close_async (NULL, NULL, never_called, NULL);
+  expect_critical ("*G_IS_CANCELLABLE*");
+  aio_rw_lock_close_async (lock, (GCancellable *) not_a_cancellable, never_called, NULL);
+  expect_critical ("*self != NULL*");
+  g_assert_false (aio_rw_lock_guard_try_upgrade (NULL, &error));
+  expect_critical ("*self != NULL*");
+  g_assert_false (aio_rw_lock_guard_downgrade_to (NULL, READ, &error));
+  expect_critical ("*self != NULL*");
+  aio_rw_lock_guard_upgrade_full_async (NULL, -1, NULL, never_called, NULL);
   g_test_assert_expected_messages ();
 
   g_assert_no_error (error);
   aio_test_iterate_pending (NULL);
   aio_test_assert_state (lock, 0, FALSE, 0, 0);
   g_assert_false (aio_rw_lock_is_closed (lock));
+}
+
+/* The 1.1 guard calls with bad arguments: criticals, the guard unchanged. */
+static void
+test_bad_guard_arguments (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) guard = aio_rw_lock_try_acquire (lock, AIO_RW_LOCK_MODE_UPGRADABLE_READ, NULL);
+  g_autoptr(GError) error = NULL;
+  GError *set = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "set already");
+
+  expect_critical ("*mode_is_valid*");
+  g_assert_false (aio_rw_lock_guard_downgrade_to (guard, (AioRwLockMode) 5, &error));
+  expect_critical ("*timeout_msec >= -1*");
+  aio_rw_lock_guard_upgrade_full_async (guard, -3, NULL, never_called, NULL);
+  expect_critical ("*error == NULL || *error == NULL*");
+  g_assert_false (aio_rw_lock_guard_try_upgrade (guard, &set));
+  expect_critical ("*error == NULL || *error == NULL*");
+  g_assert_null (aio_rw_lock_try_acquire (lock, READ, &set));
+  g_test_assert_expected_messages ();
+
+  g_assert_no_error (error);
+  g_assert_error (set, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_error_free (set);
+  aio_test_iterate_pending (NULL);
+  g_assert_cmpint (aio_rw_lock_guard_get_mode (guard), ==, AIO_RW_LOCK_MODE_UPGRADABLE_READ);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
 }
 
 /* Releasing twice: a critical, and the other holders keep their holds. */
@@ -314,6 +355,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/Aio/RwLock/misuse/bad-arguments", test_bad_arguments);
+  g_test_add_func ("/Aio/RwLock/misuse/bad-guard-arguments", test_bad_guard_arguments);
   g_test_add_func ("/Aio/RwLock/misuse/double-release", test_double_release);
   g_test_add_func ("/Aio/RwLock/misuse/downgrade-during-upgrade", test_downgrade_during_upgrade);
   g_test_add_func ("/Aio/RwLock/misuse/wrong-finish", test_wrong_finish);
