@@ -11,6 +11,8 @@
 
 G_BEGIN_DECLS
 
+AioRwLockCore *aio_rw_lock_get_core (AioRwLock *self);
+
 /* For the tests that check the state after every step: runs @func on the
  * state of @self under its mutex. @func must not call into the lock. */
 void aio_rw_lock_inspect_state (AioRwLock            *self,

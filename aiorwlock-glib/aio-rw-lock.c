@@ -70,11 +70,13 @@ struct _AioRwLock
 {
   GObject        parent_instance;
   AioRwLockCore  core;
+  char          *name;  /* construct-only */
 };
 
 enum {
   PROP_0,
   PROP_POLICY,
+  PROP_NAME,
   PROP_READERS,
   PROP_READ_LOCKED,
   PROP_WRITE_LOCKED,
@@ -114,6 +116,13 @@ G_DEFINE_ENUM_TYPE (AioRwLockError, aio_rw_lock_error,
  */
 G_DEFINE_QUARK (aio-rw-lock-error-quark, aio_rw_lock_error)
 
+/* For the keyed table, which submits to a key's lock directly. */
+AioRwLockCore *
+aio_rw_lock_get_core (AioRwLock *self)
+{
+  return &self->core;
+}
+
 /* For the tests that check the state after every step. */
 void
 aio_rw_lock_inspect_state (AioRwLock            *self,
@@ -131,6 +140,7 @@ aio_rw_lock_finalize (GObject *object)
   AioRwLock *self = (AioRwLock *) object;
 
   aio_rw_lock_core_clear (&self->core);
+  g_free (self->name);
 
   G_OBJECT_CLASS (aio_rw_lock_parent_class)->finalize (object);
 }
@@ -147,6 +157,9 @@ aio_rw_lock_get_property (GObject    *object,
     {
     case PROP_POLICY:
       g_value_set_enum (value, aio_rw_lock_get_policy (self));
+      break;
+    case PROP_NAME:
+      g_value_set_string (value, self->name);
       break;
     case PROP_READERS:
       g_value_set_uint (value, aio_rw_lock_get_readers (self));
@@ -184,6 +197,9 @@ aio_rw_lock_set_property (GObject      *object,
     case PROP_POLICY:
       aio_rw_lock_core_set_policy (&self->core, g_value_get_enum (value));
       break;
+    case PROP_NAME:
+      self->name = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -217,6 +233,21 @@ aio_rw_lock_class_init (AioRwLockClass *klass)
                        AIO_RW_LOCK_POLICY_FAIR,
                        (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                         G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AioRwLock:name: (getter get_name)
+   *
+   * A name for the lock, for people reading logs and debuggers, or `NULL`.
+   * Set at construction; the lock of a key of an [class@Aio.RwLockTable]
+   * is named after its key.
+   *
+   * Since: 1.1
+   */
+  properties[PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   /**
    * AioRwLock:readers: (getter get_readers)
@@ -791,6 +822,24 @@ aio_rw_lock_get_policy (AioRwLock *self)
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), AIO_RW_LOCK_POLICY_FAIR);
 
   return aio_rw_lock_core_get_policy (&self->core);
+}
+
+/**
+ * aio_rw_lock_get_name:
+ * @self: a lock
+ *
+ * Gets the [property@Aio.RwLock:name] of @self.
+ *
+ * Returns: (nullable): the name, or `NULL`
+ *
+ * Since: 1.1
+ */
+const char *
+aio_rw_lock_get_name (AioRwLock *self)
+{
+  g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
+
+  return self->name;
 }
 
 static AioRwLockSnapshot

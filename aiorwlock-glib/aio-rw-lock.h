@@ -174,6 +174,8 @@ gboolean        aio_rw_lock_close_finish           (AioRwLock            *self,
 
 AIO_AVAILABLE_IN_1_0
 AioRwLockPolicy aio_rw_lock_get_policy             (AioRwLock            *self);
+AIO_AVAILABLE_IN_1_1
+const char     *aio_rw_lock_get_name               (AioRwLock            *self);
 AIO_AVAILABLE_IN_1_0
 guint           aio_rw_lock_get_readers            (AioRwLock            *self);
 AIO_AVAILABLE_IN_1_0

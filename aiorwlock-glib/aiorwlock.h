@@ -12,4 +12,5 @@
 # include "aio-version-macros.h"
 # include "aio-rw-lock.h"
 # include "aio-rw-lock-guard.h"
+# include "aio-rw-lock-table.h"
 #undef AIO_INSIDE

@@ -80,6 +80,38 @@ test_bad_arguments (void)
   g_assert_false (aio_rw_lock_is_closed (lock));
 }
 
+/* The table with bad arguments: criticals, no key made. */
+static void
+test_bad_table_arguments (void)
+{
+  g_autoptr(AioRwLockTable) table = aio_rw_lock_table_new (AIO_RW_LOCK_POLICY_FAIR);
+  g_autoptr(GObject) not_a_table = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr(GError) error = NULL;
+
+  expect_critical ("*key != NULL*");
+  aio_rw_lock_table_acquire_async (table, NULL, READ, -1, NULL, never_called, NULL);
+  expect_critical ("*mode_is_valid*");
+  aio_rw_lock_table_acquire_async (table, "k", (AioRwLockMode) 4, -1, NULL, never_called, NULL);
+  expect_critical ("*timeout_msec >= -1*");
+  aio_rw_lock_table_acquire_async (table, "k", READ, -7, NULL, never_called, NULL);
+  expect_critical ("*AIO_IS_RW_LOCK_TABLE*");
+  aio_rw_lock_table_acquire_async ((AioRwLockTable *) not_a_table, "k", READ, -1, NULL, never_called, NULL);
+  expect_critical ("*key != NULL*");
+  g_assert_null (aio_rw_lock_table_try_acquire (table, NULL, WRITE, &error));
+  expect_critical ("*key != NULL*");
+  g_assert_null (aio_rw_lock_table_acquire (table, NULL, WRITE, -1, NULL, &error));
+  expect_critical ("*AIO_IS_RW_LOCK_TABLE*");
+  aio_rw_lock_table_close (NULL);
+  expect_critical ("*policy <=*");
+  g_assert_null (aio_rw_lock_table_new ((AioRwLockPolicy) 3));
+  g_test_assert_expected_messages ();
+
+  g_assert_no_error (error);
+  aio_test_iterate_pending (NULL);
+  g_assert_cmpuint (aio_rw_lock_table_get_n_keys (table), ==, 0);
+  g_assert_false (aio_rw_lock_table_is_closed (table));
+}
+
 /* The 1.1 guard calls with bad arguments: criticals, the guard unchanged. */
 static void
 test_bad_guard_arguments (void)
@@ -356,6 +388,7 @@ main (int   argc,
 
   g_test_add_func ("/Aio/RwLock/misuse/bad-arguments", test_bad_arguments);
   g_test_add_func ("/Aio/RwLock/misuse/bad-guard-arguments", test_bad_guard_arguments);
+  g_test_add_func ("/Aio/RwLock/misuse/bad-table-arguments", test_bad_table_arguments);
   g_test_add_func ("/Aio/RwLock/misuse/double-release", test_double_release);
   g_test_add_func ("/Aio/RwLock/misuse/downgrade-during-upgrade", test_downgrade_during_upgrade);
   g_test_add_func ("/Aio/RwLock/misuse/wrong-finish", test_wrong_finish);

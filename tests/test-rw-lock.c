@@ -472,6 +472,22 @@ test_null_callback (void)
   aio_test_assert_state (lock, 0, TRUE, 0, 0);
 }
 
+/* The name: construct-only, nullable, and NULL unless given. */
+static void
+test_name (void)
+{
+  g_autoptr(AioRwLock) unnamed = aio_rw_lock_new ();
+  g_autoptr(AioRwLock) named = g_object_new (AIO_TYPE_RW_LOCK, "name", "cache", NULL);
+  g_autofree char *name = NULL;
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (named), "name");
+
+  g_assert_null (aio_rw_lock_get_name (unnamed));
+  g_assert_cmpstr (aio_rw_lock_get_name (named), ==, "cache");
+  g_object_get (named, "name", &name, NULL);
+  g_assert_cmpstr (name, ==, "cache");
+  g_assert_true (pspec->flags & G_PARAM_CONSTRUCT_ONLY);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -480,6 +496,7 @@ main (int   argc,
 
   g_test_add_func ("/Aio/RwLock/new", test_new);
   g_test_add_func ("/Aio/RwLock/version", test_version);
+  g_test_add_func ("/Aio/RwLock/name", test_name);
   g_test_add_func ("/Aio/RwLock/enum-types", test_enum_types);
   g_test_add_func ("/Aio/RwLock/readers-share", test_readers_share);
   g_test_add_func ("/Aio/RwLock/writer-exclusive", test_writer_exclusive);
