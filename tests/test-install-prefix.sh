@@ -17,7 +17,9 @@ chmod 755 "$work"
 # Copy the source (tracked and new files, not build directories), so the
 # unprivileged user can read it wherever the checkout lives.
 mkdir "$work/src"
-if git -C "$source_root" rev-parse --git-dir >/dev/null 2>&1; then
+# A checkout's top (not a tarball unpacked inside another checkout, as
+# `meson dist` does).
+if [ "$(git -C "$source_root" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$source_root" && pwd -P)" ]; then
   (cd "$source_root" && git ls-files -z -c -o --exclude-standard | xargs -0 tar cf -) |
     tar xf - -C "$work/src"
 else
