@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Aio.RwLockTable from GJS with promises: a lock per key, the same errors
+// and close as a lock. Prints TAP; exits non-zero on any failure or when
+// the deadline passes.
+
+import Aio from 'gi://Aio?version=1';
+import Gio from 'gi://Gio';
+import GLib from 'gi://GLib';
+import System from 'system';
+
+Gio._promisify(Aio.RwLockTable.prototype, 'acquire_async', 'acquire_finish');
+Gio._promisify(Aio.RwLockTable.prototype, 'close_async', 'close_finish');
+
+const {READ, WRITE} = Aio.RwLockMode;
+const DEADLINE_MS = 10000;
+
+function assert(condition, message) {
+    if (!condition)
+        throw new Error(`assertion failed: ${message}`);
+}
+
+function sleep(ms) {
+    return new Promise(resolve => GLib.timeout_add(GLib.PRIORITY_DEFAULT, ms, () => {
+        resolve();
+        return GLib.SOURCE_REMOVE;
+    }));
+}
+
+async function rejection(promise) {
+    try {
+        await promise;
+    } catch (e) {
+        return e;
+    }
+    throw new Error('expected a rejection');
+}
+
+const tests = {
+    async 'a lock per key'() {
+        const table = Aio.RwLockTable.new(Aio.RwLockPolicy.FAIR);
+        const writer = await table.acquire_async('/a', WRITE, -1, null);
+        const other = await table.acquire_async('/b', WRITE, -1, null);
+        assert(table.n_keys === 2, `n_keys = ${table.n_keys}`);
+        assert(writer.get_lock().name === '/a', `name = ${writer.get_lock().name}`);
+        let reader = null;
+        const pending = table.acquire_async('/a', READ, -1, null).then(g => (reader = g));
+        await sleep(20);
+        assert(reader === null, 'the reader of a write-held key waits');
+        writer.release();
+        await pending;
+        assert(reader.get_lock().read_locked, 'the reader holds /a');
+        reader.release();
+        other.release();
+    },
+
+    async 'errors as a lock gives them'() {
+        const table = Aio.RwLockTable.new(Aio.RwLockPolicy.FAIR);
+        const holder = table.try_acquire('k', WRITE);
+        let e = null;
+        try {
+            table.try_acquire('k', READ);
+        } catch (error) {
+            e = error;
+        }
+        assert(e && e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.WOULD_BLOCK), `${e}`);
+        e = await rejection(table.acquire_async('k', READ, 0, null));
+        assert(e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT), `${e}`);
+        const cancellable = new Gio.Cancellable();
+        const cancelled = rejection(table.acquire_async('k', READ, -1, cancellable));
+        cancellable.cancel();
+        e = await cancelled;
+        assert(e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED), `${e}`);
+        holder.release();
+    },
+
+    async 'close_async waits for the holders'() {
+        const table = Aio.RwLockTable.new(Aio.RwLockPolicy.PREFER_WRITERS);
+        const holder = table.try_acquire('k', READ);
+        let closed = false;
+        const done = table.close_async(null).then(ok => (closed = ok));
+        await sleep(20);
+        assert(!closed, 'not drained while held');
+        assert(table.closed, 'closed at once');
+        holder.release();
+        await done;
+        assert(closed === true, 'drained');
+        const e = await rejection(table.acquire_async('k', READ, -1, null));
+        assert(e.matches(Aio.rw_lock_error_quark(), Aio.RwLockError.CLOSED), `${e}`);
+    },
+};
+
+async function runAll() {
+    const names = Object.keys(tests);
+    let failures = 0;
+    print(`1..${names.length}`);
+    for (const [i, name] of names.entries()) {
+        try {
+            // eslint-disable-next-line no-await-in-loop
+            await tests[name]();
+            print(`ok ${i + 1} - ${name}`);
+        } catch (e) {
+            failures++;
+            print(`not ok ${i + 1} - ${name}`);
+            printerr(`# ${e}\n${e.stack ?? ''}`);
+        }
+    }
+    return failures;
+}
+
+const loop = new GLib.MainLoop(null, false);
+let status = 1;
+runAll().then(failures => {
+    status = failures === 0 ? 0 : 1;
+}).catch(e => logError(e)).finally(() => loop.quit());
+
+GLib.timeout_add(GLib.PRIORITY_DEFAULT, DEADLINE_MS, () => {
+    printerr(`Bail out! not finished within ${DEADLINE_MS} ms`);
+    System.exit(1);
+    return GLib.SOURCE_REMOVE;
+});
+loop.run();
+System.exit(status);
