@@ -469,6 +469,69 @@ test_concurrent_lookups (void)
   g_object_unref (race.table);
 }
 
+typedef struct
+{
+  AioRwLockTable *table;
+  gint granted;
+  gint closed;
+} CloseRace;
+
+static gpointer
+acquire_until_closed (gpointer data)
+{
+  CloseRace *race = data;
+  GRand *rand = g_rand_new_with_seed (g_test_rand_int ());
+
+  for (;;)
+    {
+      char key[8] = { 'k', '0' + g_rand_int_range (rand, 0, 8), 0 };
+      g_autoptr(GError) error = NULL;
+      AioRwLockGuard *guard;
+
+      if (g_rand_boolean (rand))
+        guard = aio_rw_lock_table_try_acquire (race->table, key, WRITE, &error);
+      else
+        guard = aio_rw_lock_table_acquire (race->table, key, WRITE, 50, NULL, &error);
+
+      if (guard != NULL)
+        {
+          g_atomic_int_inc (&race->granted);
+          aio_rw_lock_guard_unref (guard);
+        }
+      else if (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED))
+        {
+          g_atomic_int_inc (&race->closed);
+          break;
+        }
+      else
+        g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ||
+                       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
+    }
+  g_rand_free (rand);
+  return NULL;
+}
+
+/* Closing while threads make, take and drop keys: each request is granted
+ * or refused CLOSED, nobody hangs, and the keys go with their guards. */
+static void
+test_close_races_acquisitions (void)
+{
+  CloseRace race = { aio_rw_lock_table_new (AIO_RW_LOCK_POLICY_FAIR) };
+  GThread *threads[N_RACE_THREADS];
+
+  for (guint i = 0; i < N_RACE_THREADS; i++)
+    threads[i] = g_thread_new ("table-close", acquire_until_closed, &race);
+  while (g_atomic_int_get (&race.granted) < 1000)
+    g_thread_yield ();
+  aio_rw_lock_table_close (race.table);
+  for (guint i = 0; i < N_RACE_THREADS; i++)
+    g_thread_join (threads[i]);
+
+  g_assert_cmpint (race.closed, ==, N_RACE_THREADS);
+  g_assert_cmpuint (aio_rw_lock_table_get_n_keys (race.table), ==, 0);
+  g_object_unref (race.table);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -486,6 +549,7 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLockTable/guard-outlives-table", test_guard_outlives_table);
   g_test_add_func ("/Aio/RwLockTable/many-keys-memory", test_many_keys_memory);
   g_test_add_func ("/Aio/RwLockTable/concurrent-lookups", test_concurrent_lookups);
+  g_test_add_func ("/Aio/RwLockTable/close-races-acquisitions", test_close_races_acquisitions);
 
   return g_test_run ();
 }
