@@ -13,7 +13,7 @@ import os
 import gi
 gi.require_version('Aio', '1')
 gi.require_version('Gio', '2.0')
-from gi.repository import Aio, GLib  # noqa: E402
+from gi.repository import Aio, Gio, GLib  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -101,3 +101,10 @@ def assert_aio_error(excinfo, code):
     assert isinstance(e, GLib.Error)
     assert e.domain == 'aio-rw-lock-error-quark', e.domain
     assert e.matches(Aio.rw_lock_error_quark(), code), (e.domain, e.code, e.message)
+
+
+def assert_io_error(excinfo, code):
+    e = excinfo.value
+    assert isinstance(e, GLib.Error)
+    assert e.domain == 'g-io-error-quark', e.domain
+    assert e.matches(Gio.io_error_quark(), code), (e.domain, e.code, e.message)

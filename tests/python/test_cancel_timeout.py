@@ -5,14 +5,9 @@ both arrive as GLib.Error in the G_IO_ERROR domain and never leak a hold."""
 from gi.repository import Aio, Gio, GLib
 import pytest
 
+from conftest import assert_io_error
+
 READ, WRITE = Aio.RwLockMode.READ, Aio.RwLockMode.WRITE
-
-
-def assert_io_error(excinfo, code):
-    e = excinfo.value
-    assert isinstance(e, GLib.Error)
-    assert e.domain == 'g-io-error-quark', e.domain
-    assert e.matches(Gio.io_error_quark(), code), (e.domain, e.code, e.message)
 
 
 def test_cancelled_before_the_call(lock, callbacks):

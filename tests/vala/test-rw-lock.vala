@@ -160,6 +160,158 @@ private async void test_upgrade () throws Error {
     upgradable.release ();
 }
 
+/* 1.1: try_acquire with a mode; WOULD_BLOCK and CLOSED tell "busy" from
+ * "closed". */
+private async void test_try_acquire () throws Error {
+    var rw = new Aio.RwLock ();
+    var writer = rw.try_acquire (Aio.RwLockMode.WRITE);
+    bool would_block = false;
+    bool closed = false;
+
+    check (writer.get_mode () == Aio.RwLockMode.WRITE && rw.write_locked, "a WRITE guard");
+    try {
+        rw.try_acquire (Aio.RwLockMode.READ);
+    } catch (IOError.WOULD_BLOCK e) {
+        would_block = true;
+    }
+    check (would_block, "READ while write-held would block");
+    check (rw.pending_readers == 0, "nothing queued");
+    writer.release ();
+
+    var upgradable = rw.try_acquire (Aio.RwLockMode.UPGRADABLE_READ);
+    check (upgradable.get_mode () == Aio.RwLockMode.UPGRADABLE_READ && rw.readers == 1, "an UPGRADABLE_READ guard");
+    upgradable.release ();
+
+    rw.close ();
+    try {
+        rw.try_acquire (Aio.RwLockMode.READ);
+    } catch (Aio.RwLockError.CLOSED e) {
+        closed = true;
+    }
+    check (closed, "a closed lock says CLOSED");
+}
+
+/* try_upgrade and downgrade_to: no round trip; downgrade_to lets the queued
+ * reader in at once. */
+private async void test_try_upgrade_and_downgrade_to () throws Error {
+    var rw = new Aio.RwLock ();
+    var guard = rw.try_acquire (Aio.RwLockMode.WRITE);
+    Aio.RwLockGuard? reader = null;
+    bool would_block = false;
+    bool would_deadlock = false;
+    bool invalid = false;
+
+    rw.acquire_read_async.begin (null, (obj, res) => {
+        try {
+            reader = rw.acquire_read_async.end (res);
+        } catch (Error e) {
+            printerr ("# %s\n", e.message);
+        }
+    });
+    check (rw.pending_readers == 1, "the reader queues");
+    try {
+        guard.downgrade_to (Aio.RwLockMode.WRITE);
+    } catch (IOError.INVALID_ARGUMENT e) {
+        invalid = true;
+    }
+    check (invalid, "downgrade_to the same mode is invalid");
+
+    check (guard.downgrade_to (Aio.RwLockMode.UPGRADABLE_READ), "downgrade_to UPGRADABLE_READ");
+    check (guard.get_mode () == Aio.RwLockMode.UPGRADABLE_READ, "now UPGRADABLE_READ");
+    check (rw.readers == 2 && !rw.write_locked && rw.pending_readers == 0, "the reader entered with the downgrade");
+    for (int i = 0; reader == null && i < 1000; i++)
+        yield sleep_ms (1);
+    check (reader != null && reader.is_held (), "the reader's callback got its guard");
+
+    try {
+        guard.try_upgrade ();
+    } catch (IOError.WOULD_BLOCK e) {
+        would_block = true;
+    }
+    check (would_block, "try_upgrade while a reader holds would block");
+    try {
+        reader.try_upgrade ();
+    } catch (Aio.RwLockError.WOULD_DEADLOCK e) {
+        would_deadlock = true;
+    }
+    check (would_deadlock, "try_upgrade of a READ guard would deadlock");
+
+    reader.release ();
+    check (guard.try_upgrade (), "try_upgrade once alone");
+    check (guard.get_mode () == Aio.RwLockMode.WRITE && rw.write_locked, "now WRITE");
+    guard.release ();
+}
+
+/* upgrade_full_async with the cancellable left out: a deadline that passes
+ * leaves the guard UPGRADABLE_READ. */
+private async void test_upgrade_full () throws Error {
+    var rw = new Aio.RwLock ();
+    var guard = rw.try_acquire (Aio.RwLockMode.UPGRADABLE_READ);
+    var reader = rw.try_acquire (Aio.RwLockMode.READ);
+    bool timed_out = false;
+    int64 started = get_monotonic_time ();
+
+    try {
+        yield guard.upgrade_full_async (50);
+    } catch (IOError.TIMED_OUT e) {
+        timed_out = true;
+    }
+    check (timed_out, "the deadline passed");
+    check (get_monotonic_time () - started >= 50000, "waited 50 ms");
+    check (guard.get_mode () == Aio.RwLockMode.UPGRADABLE_READ && guard.is_held (), "still UPGRADABLE_READ");
+    check (rw.pending_writers == 0 && rw.readers == 2, "the upgrade left the queue");
+
+    reader.release ();
+    check (yield guard.upgrade_full_async (50), "upgraded in time");
+    check (guard.get_mode () == Aio.RwLockMode.WRITE && rw.write_locked, "now WRITE");
+    guard.release ();
+}
+
+/* close_async: closes at once, completes when the last hold ends;
+ * cancelling cancels the wait, not the close. */
+private async void test_close_async () throws Error {
+    var rw = new Aio.RwLock ();
+    var reader = rw.try_acquire (Aio.RwLockMode.READ);
+    bool done = false;
+    bool drained = false;
+    bool cancelled = false;
+    Error? error = null;
+
+    rw.close_async.begin (null, (obj, res) => {
+        try {
+            drained = rw.close_async.end (res);
+        } catch (Error e) {
+            error = e;
+        }
+        done = true;
+    });
+    check (rw.closed && !done, "closed at once, completes later");
+
+    var cancellable = new Cancellable ();
+    Idle.add (() => {
+        cancellable.cancel ();
+        return Source.REMOVE;
+    });
+    try {
+        yield rw.close_async (cancellable);
+    } catch (IOError.CANCELLED e) {
+        cancelled = true;
+    }
+    check (cancelled, "the cancelled wait ends");
+    check (rw.closed && reader.is_held (), "still closed, still held");
+    check (!done, "the other wait completed while a reader held");
+
+    reader.release ();
+    while (!done)
+        yield sleep_ms (1);
+    if (error != null)
+        throw error;
+    check (drained, "close_finish returned true once the reader left");
+
+    /* Nothing held: completes from the main loop. */
+    check (yield rw.close_async (), "close_async on a lock that holds nothing");
+}
+
 private const string[] TESTS = {
     "readers overlap",
     "writer is exclusive",
@@ -168,6 +320,10 @@ private const string[] TESTS = {
     "timeout",
     "errors",
     "upgrade and downgrade",
+    "try_acquire",
+    "try_upgrade and downgrade_to",
+    "upgrade_full",
+    "close_async",
 };
 
 private async int run_all () {
@@ -184,6 +340,10 @@ private async int run_all () {
             case 4: yield test_timeout (); break;
             case 5: yield test_errors (); break;
             case 6: yield test_upgrade (); break;
+            case 7: yield test_try_acquire (); break;
+            case 8: yield test_try_upgrade_and_downgrade_to (); break;
+            case 9: yield test_upgrade_full (); break;
+            case 10: yield test_close_async (); break;
             default: assert_not_reached ();
             }
             print ("ok %d - %s\n", i + 1, TESTS[i]);
