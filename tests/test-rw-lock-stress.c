@@ -79,6 +79,7 @@ typedef struct
   Hold           *hold;
   AioRwLockMode   mode;       /* as the test knows it */
   gboolean        upgrading;  /* an upgrade of this guard waits for its callback */
+  GCancellable   *upgrade_cancellable;  /* that upgrade's, if any (not owned) */
   gboolean        released;   /* released while upgrading: freed by the callback */
 } GuardRec;
 
@@ -557,6 +558,7 @@ on_upgraded (GObject      *source,
   CHECK (ok == (error == NULL));
   CHECK (!(ok && p->cancelled_here));
   rec->upgrading = FALSE;
+  rec->upgrade_cancellable = NULL;
   rec->hold->upgrading = FALSE;
 
   if (ok)
@@ -742,11 +744,30 @@ fits_any (Actor *actor, GuardRec *rec)
   return !rec->released;
 }
 
-/* Released while upgrading too: refusals are tried on it. */
+/* Whether the lock has @rec's upgrade pending for sure, from its
+ * submission until its callback. Any thread may cancel it, even before
+ * the submission, which then refuses it at once: never pending. A
+ * cancellable not cancelled now was not cancelled then. */
 static gboolean
-fits_even_released (Actor *actor, GuardRec *rec)
+upgrade_surely_pending (GuardRec *rec)
 {
-  return TRUE;
+  return rec->upgrading &&
+         (rec->upgrade_cancellable == NULL || !g_cancellable_is_cancelled (rec->upgrade_cancellable));
+}
+
+/* Whose try_upgrade or downgrade_to has a known outcome: a guard without
+ * an upgrade, or with one surely pending. */
+static gboolean
+fits_known_upgrade (Actor *actor, GuardRec *rec)
+{
+  return !rec->released && (!rec->upgrading || upgrade_surely_pending (rec));
+}
+
+/* The same, and released while upgrading too: refusals are tried on it. */
+static gboolean
+fits_refusal (Actor *actor, GuardRec *rec)
+{
+  return rec->released || fits_known_upgrade (actor, rec);
 }
 
 static gboolean
@@ -855,9 +876,10 @@ try_acquire_some (Actor         *actor,
   return guard;
 }
 
-/* try_upgrade of a context thread's guard: its outcome is known from the
- * guard, but where the lock decides (other readers, the close, another
- * guard's upgrade of the hold), and then it must be one it may be. */
+/* try_upgrade of a context thread's guard (without an upgrade, or with one
+ * surely pending): its outcome is known from the guard, but where the lock
+ * decides (other readers, the close, another guard's upgrade of the hold),
+ * and then it must be one it may be. */
 static void
 try_upgrade_rec (Actor    *actor,
                  GuardRec *rec)
@@ -932,7 +954,7 @@ downgrade_rec (Actor         *actor,
 }
 
 /* downgrade_to refused: a released guard (kept for its upgrade's
- * callback), one whose upgrade is pending, or a mode not weaker. */
+ * callback), one whose upgrade is surely pending, or a mode not weaker. */
 static void
 downgrade_refused (Actor    *actor,
                    GuardRec *rec)
@@ -1017,8 +1039,8 @@ context_step (Actor *actor)
   candidate[OP_DOWNGRADE] = find_guard (actor, fits_downgrade);
   candidate[OP_UPGRADE] = find_guard (actor, fits_upgrade);
   candidate[OP_HANDOFF] = find_guard (actor, fits_handoff);
-  candidate[OP_TRY_UPGRADE] = find_guard (actor, fits_any);
-  candidate[OP_DOWNGRADE_REFUSED] = find_guard (actor, fits_even_released);
+  candidate[OP_TRY_UPGRADE] = find_guard (actor, fits_known_upgrade);
+  candidate[OP_DOWNGRADE_REFUSED] = find_guard (actor, fits_refusal);
   p = find_cancellable (actor);
 
   applies[OP_ACQUIRE] = room && queue_room;
@@ -1115,6 +1137,7 @@ context_step (Actor *actor)
         p->upgrade_of = rec;
         p->upgrade_kind = kind;
         rec->upgrading = TRUE;
+        rec->upgrade_cancellable = p->cancellable;
         rec->hold->upgrading = TRUE;
         if (kind == UPGRADE_FULL)
           aio_rw_lock_guard_upgrade_full_async (rec->guard, p->timeout_msec, p->cancellable,
