@@ -280,6 +280,9 @@ test_cancel_during_submission (void)
   GThread *canceller = g_thread_new ("cancel", drain_race_canceller, &race);
   gint64 end = g_get_monotonic_time () + AIO_TEST_DEADLINE_SEC * G_TIME_SPAN_SECOND;
 
+  /* Held throughout: every wait waits, until cancelled. */
+  g_assert_true (aio_rw_lock_guard_is_held (guard));
+
   for (guint i = 0; i < N_RACES; i++)
     {
       GCancellable *cancellable = g_cancellable_new ();
