@@ -541,14 +541,18 @@ aio_rw_lock_core_task_returned (GObject      *source_object,
     waiter->callback (source_object, result, waiter->user_data);
 }
 
-/* The waiter of @task (an acquisition, or the upgrade of @upgrade_of),
- * connected to the task's cancellable; or NULL if that was cancelled
- * already: the task then reports it, and the lock is not touched. */
+/* The waiter of @task (an acquisition, the upgrade of @upgrade_of, or the
+ * wait of close_async if @is_drain), connected to the task's cancellable;
+ * or NULL if that was cancelled already: the task then reports it, and the
+ * lock is not touched. Once connected, its "cancelled" handler may run on
+ * another thread: nothing of the waiter is set without the mutex after
+ * that. */
 static AioRwLockWaiter *
 waiter_new_async (AioRwLockCore       *self,
                   GTask               *task,
                   AioRwLockMode        mode,
                   AioRwLockGuard      *upgrade_of,
+                  gboolean             is_drain,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
@@ -560,6 +564,7 @@ waiter_new_async (AioRwLockCore       *self,
       waiter->request.is_upgrade = TRUE;
       waiter->guard = aio_rw_lock_core_guard_ref (upgrade_of);
     }
+  waiter->is_drain = is_drain;
   g_task_set_task_data (task, waiter, waiter_free);
   /* A cancel after the line is too late: _finish returns the guard. */
   g_task_set_check_cancellable (task, FALSE);
@@ -584,7 +589,7 @@ aio_rw_lock_core_acquire_async (AioRwLockCore       *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  AioRwLockWaiter *waiter = waiter_new_async (self, task, mode, NULL, callback, user_data);
+  AioRwLockWaiter *waiter = waiter_new_async (self, task, mode, NULL, FALSE, callback, user_data);
 
   if (waiter == NULL)
     return;
@@ -622,7 +627,7 @@ aio_rw_lock_core_upgrade_async (GTask               *task,
   AioRwLockCore *self = guard->core;
   AioRwLockWaiter *waiter;
 
-  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_WRITE, guard, callback, user_data);
+  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_WRITE, guard, FALSE, callback, user_data);
   if (waiter == NULL)
     return;
 
@@ -742,10 +747,9 @@ aio_rw_lock_core_close_async (AioRwLockCore       *self,
 
   aio_rw_lock_core_close (self);
 
-  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_READ, NULL, callback, user_data);
+  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_READ, NULL, TRUE, callback, user_data);
   if (waiter == NULL)
     return;
-  waiter->is_drain = TRUE;
 
   g_mutex_lock (&self->mutex);
   if (g_cancellable_is_cancelled (waiter->cancellable))

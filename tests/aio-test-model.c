@@ -214,6 +214,7 @@ struct _AioTestModel
   GPtrArray           *requests;  /* of AioTestModelRequest, owned, creation order */
   GPtrArray           *queue;     /* of AioTestModelRequest: waiting acquisitions, arrival order */
   AioTestModelRequest *upgrade;   /* the waiting upgrade */
+  GPtrArray           *drains;    /* of AioTestModelRequest: waiting close_async calls */
   GArray              *modes;     /* of AioRwLockMode: the queue's, for get_state () */
 };
 
@@ -256,6 +257,16 @@ count_holds (AioTestModel *model,
     }
 }
 
+/* Whether any hold exists: a guard's, or a grant not delivered yet. */
+static gboolean
+has_holds (AioTestModel *model)
+{
+  Counts counts;
+
+  count_holds (model, &counts);
+  return counts.read + counts.upgradable + counts.write > 0;
+}
+
 AioTestModel *
 aio_test_model_new (AioRwLockPolicy policy)
 {
@@ -269,6 +280,7 @@ aio_test_model_new (AioRwLockPolicy policy)
   model->guards = g_ptr_array_new_with_free_func (g_free);
   model->requests = g_ptr_array_new_with_free_func (g_free);
   model->queue = g_ptr_array_new ();
+  model->drains = g_ptr_array_new ();
   model->modes = g_array_new (FALSE, FALSE, sizeof (AioRwLockMode));
   return model;
 }
@@ -277,6 +289,7 @@ void
 aio_test_model_free (AioTestModel *model)
 {
   g_array_unref (model->modes);
+  g_ptr_array_unref (model->drains);
   g_ptr_array_unref (model->queue);
   g_ptr_array_unref (model->requests);
   g_ptr_array_unref (model->guards);
@@ -354,6 +367,7 @@ aio_test_model_snapshot (AioTestModel         *model,
   snapshot->upgradable_holds = counts.upgradable;
   snapshot->write_holds = counts.write;
   snapshot->upgrade_pending = model->upgrade != NULL;
+  snapshot->drains = model->drains->len;
 }
 
 static AioTestModelHold *
@@ -462,7 +476,11 @@ grant (AioTestModel        *model,
          r->guard != NULL ? "upgrade" : aio_test_model_mode_name (r->mode));
 }
 
-/* Grants whatever may enter now, one at a time, as the policy says. */
+static void request_grant_drains (AioTestModel *model);
+
+/* Grants whatever may enter now, one at a time, as the policy says; then,
+ * if no hold is left, every close_async wait. Every change that can end a
+ * hold ends here. */
 static void
 serve (AioTestModel *model)
 {
@@ -481,10 +499,28 @@ serve (AioTestModel *model)
       else
         grant (model, g_ptr_array_steal_index (model->queue, next));
     }
+
+  if (model->drains->len > 0 && !has_holds (model))
+    request_grant_drains (model);
+}
+
+/* DESIGN.md, 1.1: close_async "completes when the last hold has ended". */
+static void
+request_grant_drains (AioTestModel *model)
+{
+  for (guint i = 0; i < model->drains->len; i++)
+    {
+      AioTestModelRequest *r = g_ptr_array_index (model->drains, i);
+
+      g_assert_cmpint (r->status, ==, AIO_TEST_MODEL_QUEUED);
+      r->status = AIO_TEST_MODEL_GRANTED;
+      TRACE (model, "    grant #%u close_async\n", r->id);
+    }
+  g_ptr_array_set_size (model->drains, 0);
 }
 
 /* After a change that serves nobody: nobody who may enter is left
- * waiting. */
+ * waiting, and no close_async waits while nothing is held. */
 static void
 assert_settled (AioTestModel *model)
 {
@@ -492,6 +528,7 @@ assert_settled (AioTestModel *model)
 
   aio_test_model_get_state (model, &state);
   g_assert_cmpint (aio_test_model_next (&state), ==, AIO_TEST_MODEL_NEXT_NONE);
+  g_assert_true (model->drains->len == 0 || has_holds (model));
 }
 
 typedef enum { DECIDE_GRANT, DECIDE_QUEUE, DECIDE_FAIL } Decision;
@@ -596,7 +633,128 @@ AioTestModelGuard *
 aio_test_model_try_acquire (AioTestModel  *model,
                             AioRwLockMode  mode)
 {
-  return aio_test_model_acquire_now (model, mode, FALSE, NULL, NULL);
+  return aio_test_model_try_acquire_full (model, mode, NULL, NULL);
+}
+
+/* The G_IO_ERROR_TIMED_OUT of a timeout of 0, as the try_ forms say it:
+ * DESIGN.md, 1.1: "G_IO_ERROR_WOULD_BLOCK when it would have to wait (a
+ * timeout_msec of 0 on the async forms reports the same situation as
+ * G_IO_ERROR_TIMED_OUT)". */
+static void
+not_at_once_would_block (GQuark  domain,
+                         int    *code)
+{
+  if (domain == G_IO_ERROR && *code == G_IO_ERROR_TIMED_OUT)
+    *code = G_IO_ERROR_WOULD_BLOCK;
+}
+
+/* try_acquire (mode, error): the guard, or NULL with G_IO_ERROR_WOULD_BLOCK
+ * if it would have to wait, AIO_RW_LOCK_ERROR_CLOSED on a closed lock. */
+AioTestModelGuard *
+aio_test_model_try_acquire_full (AioTestModel  *model,
+                                 AioRwLockMode  mode,
+                                 GQuark        *domain,
+                                 int           *code)
+{
+  GQuark d = 0;
+  int c = 0;
+  AioTestModelGuard *guard = aio_test_model_acquire_now (model, mode, FALSE, &d, &c);
+
+  not_at_once_would_block (d, &c);
+  if (domain != NULL)
+    *domain = d;
+  if (code != NULL)
+    *code = c;
+  return guard;
+}
+
+/* Why an upgrade of @guard is refused before it is pending on the guard;
+ * FALSE if it is not refused. */
+static gboolean
+upgrade_refused (AioTestModel      *model,
+                 AioTestModelGuard *guard,
+                 gboolean           cancelled,
+                 GQuark            *domain,
+                 int               *code)
+{
+  if (cancelled)
+    {
+      *domain = G_IO_ERROR;
+      *code = G_IO_ERROR_CANCELLED;
+    }
+  else if (guard->released)
+    {
+      *domain = AIO_RW_LOCK_ERROR;
+      *code = AIO_RW_LOCK_ERROR_NOT_HELD;
+    }
+  else if (guard->mode == READ)
+    {
+      *domain = AIO_RW_LOCK_ERROR;
+      *code = AIO_RW_LOCK_ERROR_WOULD_DEADLOCK;
+    }
+  else if (guard->upgrade != NULL || model->upgrade != NULL)
+    {
+      /* This guard's upgrade is not delivered yet, or another guard of the
+       * hold waits to upgrade it. */
+      *domain = G_IO_ERROR;
+      *code = G_IO_ERROR_PENDING;
+    }
+  else
+    {
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* An upgrade of @guard that was not refused: granted at once if the hold is
+ * exclusive already (closed or not) or, on an open lock, if the policy
+ * lets the upgrade in now (no other reader holds); else it waits, or fails
+ * with G_IO_ERROR_TIMED_OUT for a timeout of 0. */
+static Decision
+upgrade_decide (AioTestModel      *model,
+                AioTestModelGuard *guard,
+                int                timeout_msec,
+                GQuark            *domain,
+                int               *code)
+{
+  AioTestModelState state;
+
+  if (aio_test_model_hold_mode (guard->hold) == WRITE)
+    return DECIDE_GRANT;
+
+  if (model->closed)
+    {
+      *domain = AIO_RW_LOCK_ERROR;
+      *code = AIO_RW_LOCK_ERROR_CLOSED;
+      return DECIDE_FAIL;
+    }
+
+  /* Were it waiting, would it go now? */
+  g_assert_true (guard->mode == UPGRADABLE &&
+                 aio_test_model_hold_mode (guard->hold) == UPGRADABLE);
+  aio_test_model_get_state (model, &state);
+  state.upgrade_pending = TRUE;
+  if (aio_test_model_next (&state) == AIO_TEST_MODEL_NEXT_UPGRADE)
+    return DECIDE_GRANT;
+
+  if (timeout_msec == 0)
+    {
+      *domain = G_IO_ERROR;
+      *code = G_IO_ERROR_TIMED_OUT;
+      return DECIDE_FAIL;
+    }
+  return DECIDE_QUEUE;
+}
+
+/* A granted upgrade: the lock counts the hold as WRITE from now on. Returns
+ * whether the guard's mode changed (a WRITE guard's does not). */
+static gboolean
+upgrade_guard (AioTestModelGuard *guard)
+{
+  if (guard->mode != UPGRADABLE)
+    return FALSE;
+  guard_set_mode (guard, WRITE);
+  return TRUE;
 }
 
 /**
@@ -613,58 +771,92 @@ aio_test_model_upgrade (AioTestModel      *model,
                         AioTestModelGuard *guard,
                         gboolean           cancelled)
 {
-  AioTestModelRequest *r = request_new (model, WRITE, guard);
+  return aio_test_model_upgrade_full (model, guard, -1, cancelled);
+}
 
-  if (cancelled)
+/**
+ * aio_test_model_upgrade_full:
+ *
+ * An upgrade with a deadline (upgrade_full_async): as
+ * aio_test_model_upgrade (), but a timeout of 0 fails with
+ * G_IO_ERROR_TIMED_OUT unless it is granted at once, and a positive one
+ * waits until aio_test_model_expire (). Either way a timed-out upgrade
+ * leaves the guard as it was, and stays pending on it until delivered.
+ */
+AioTestModelRequest *
+aio_test_model_upgrade_full (AioTestModel      *model,
+                             AioTestModelGuard *guard,
+                             int                timeout_msec,
+                             gboolean           cancelled)
+{
+  AioTestModelRequest *r = request_new (model, WRITE, guard);
+  GQuark domain = 0;
+  int code = 0;
+
+  if (upgrade_refused (model, guard, cancelled, &domain, &code))
     {
-      request_fail (r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    }
-  else if (guard->released)
-    {
-      request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
-    }
-  else if (guard->mode == READ)
-    {
-      request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK);
-    }
-  else if (guard->upgrade != NULL || model->upgrade != NULL)
-    {
-      /* This guard's upgrade is not delivered yet, or another guard of the
-       * hold waits to upgrade it. */
-      request_fail (r, G_IO_ERROR, G_IO_ERROR_PENDING);
+      request_fail (r, domain, code);
     }
   else
     {
       /* Pending on the guard until delivered, whatever the outcome. */
       guard->upgrade = r;
 
-      if (aio_test_model_hold_mode (guard->hold) == WRITE)
+      switch (upgrade_decide (model, guard, timeout_msec, &domain, &code))
         {
-          /* Already exclusive: granted at once. */
+        case DECIDE_GRANT:
           r->status = AIO_TEST_MODEL_GRANTED;
-          if (guard->mode == UPGRADABLE)
-            {
-              guard_set_mode (guard, WRITE);
-              r->changed_mode = TRUE;
-            }
-        }
-      else if (model->closed)
-        {
-          request_fail (r, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
-        }
-      else
-        {
+          r->changed_mode = upgrade_guard (guard);
+          TRACE (model, "    grant #%u upgrade at once\n", r->id);
+          break;
+        case DECIDE_QUEUE:
           /* It waits for the other readers; until then nobody else
            * enters (but readers under PREFER_READERS). */
-          g_assert_true (guard->mode == UPGRADABLE &&
-                         aio_test_model_hold_mode (guard->hold) == UPGRADABLE);
           model->upgrade = r;
-          serve (model);
+          break;
+        case DECIDE_FAIL:
+        default:
+          request_fail (r, domain, code);
+          break;
         }
     }
 
   assert_settled (model);
   return r;
+}
+
+/**
+ * aio_test_model_try_upgrade:
+ *
+ * try_upgrade: the upgrade of aio_test_model_upgrade_full () with a
+ * timeout of 0, answered at once, never pending: TRUE if @guard is WRITE
+ * now; else FALSE, the guard as it was, and the error, which is
+ * G_IO_ERROR_WOULD_BLOCK where the async form says G_IO_ERROR_TIMED_OUT.
+ */
+gboolean
+aio_test_model_try_upgrade (AioTestModel      *model,
+                            AioTestModelGuard *guard,
+                            GQuark            *domain,
+                            int               *code)
+{
+  GQuark d = 0;
+  int c = 0;
+  gboolean upgraded = FALSE;
+
+  if (!upgrade_refused (model, guard, FALSE, &d, &c) &&
+      upgrade_decide (model, guard, 0, &d, &c) == DECIDE_GRANT)
+    {
+      upgrade_guard (guard);
+      upgraded = TRUE;
+    }
+  not_at_once_would_block (d, &c);
+
+  if (domain != NULL)
+    *domain = d;
+  if (code != NULL)
+    *code = c;
+  assert_settled (model);
+  return upgraded;
 }
 
 /* A failed upgrade leaves its guard as it was: a guard released while its
@@ -682,7 +874,9 @@ undo_upgrade_of_released (AioTestModelRequest *r)
  * The callback of @request runs: returns the guard it gets (a new guard for
  * an acquisition, the upgraded guard for an upgrade), or NULL when it fails
  * with request->domain and request->code. A granted upgrade whose guard was
- * released before delivery fails with AIO_RW_LOCK_ERROR_NOT_HELD.
+ * released before delivery fails with AIO_RW_LOCK_ERROR_NOT_HELD. A
+ * close_async wait gets no guard: it succeeds if it was granted (look at
+ * request->status before).
  */
 AioTestModelGuard *
 aio_test_model_deliver (AioTestModel        *model,
@@ -708,7 +902,7 @@ aio_test_model_deliver (AioTestModel        *model,
       if (r->status == AIO_TEST_MODEL_GRANTED)
         guard = r->guard;
     }
-  else if (r->status == AIO_TEST_MODEL_GRANTED)
+  else if (r->status == AIO_TEST_MODEL_GRANTED && !r->drain)
     {
       guard = guard_new (model, r->hold, r->mode);
     }
@@ -718,14 +912,19 @@ aio_test_model_deliver (AioTestModel        *model,
   return guard;
 }
 
-/* Takes a waiting request out of the queue or the upgrade slot. */
+/* Takes a waiting request out of the queue, the upgrade slot or the
+ * close_async waits. */
 static void
 withdraw (AioTestModel        *model,
           AioTestModelRequest *r)
 {
   g_assert_cmpint (r->status, ==, AIO_TEST_MODEL_QUEUED);
 
-  if (r->guard != NULL)
+  if (r->drain)
+    {
+      g_assert_true (g_ptr_array_remove (model->drains, r));
+    }
+  else if (r->guard != NULL)
     {
       g_assert_true (model->upgrade == r);
       model->upgrade = NULL;
@@ -741,7 +940,8 @@ withdraw (AioTestModel        *model,
  *
  * The cancellable of @request fired (for a request whose cancellable the
  * lock watches). While queued it is withdrawn; granted but not delivered,
- * its grant is handed back now. Either way it reports
+ * its grant is handed back now (a close_async wait: cancelling cancels the
+ * wait, never the close). Either way it reports
  * G_IO_ERROR_CANCELLED, and whoever it blocked is served. Returns whether
  * it changed anything (not for a request already failed or delivered).
  */
@@ -756,7 +956,11 @@ aio_test_model_cancel (AioTestModel        *model,
       break;
 
     case AIO_TEST_MODEL_GRANTED:
-      if (r->guard != NULL)
+      if (r->drain)
+        {
+          /* Nothing was held: only what it reports changes. */
+        }
+      else if (r->guard != NULL)
         {
           if (r->changed_mode && !r->guard->released && r->guard->mode == WRITE)
             guard_set_mode (r->guard, UPGRADABLE);
@@ -790,6 +994,8 @@ gboolean
 aio_test_model_expire (AioTestModel        *model,
                        AioTestModelRequest *r)
 {
+  g_assert_false (r->drain);  /* close_async has no deadline */
+
   if (r->status != AIO_TEST_MODEL_QUEUED)
     return FALSE;
 
@@ -874,6 +1080,39 @@ aio_test_model_downgrade (AioTestModel      *model,
   serve (model);
 }
 
+/* downgrade_to: NOT_HELD for a released guard, G_IO_ERROR_PENDING while its
+ * upgrade is pending, G_IO_ERROR_INVALID_ARGUMENT for the same or a
+ * stronger mode, all changing nothing; else the downgrade, and TRUE. */
+gboolean
+aio_test_model_downgrade_to (AioTestModel      *model,
+                             AioTestModelGuard *guard,
+                             AioRwLockMode      mode,
+                             GQuark            *domain,
+                             int               *code)
+{
+  if (guard->released)
+    {
+      *domain = AIO_RW_LOCK_ERROR;
+      *code = AIO_RW_LOCK_ERROR_NOT_HELD;
+    }
+  else if (guard->upgrade != NULL)
+    {
+      *domain = G_IO_ERROR;
+      *code = G_IO_ERROR_PENDING;
+    }
+  else if (strength (mode) >= strength (guard->mode))
+    {
+      *domain = G_IO_ERROR;
+      *code = G_IO_ERROR_INVALID_ARGUMENT;
+    }
+  else
+    {
+      aio_test_model_downgrade (model, guard, mode);
+      return TRUE;
+    }
+  return FALSE;
+}
+
 /* close: every waiting request fails with CLOSED, the upgrade first;
  * holders keep their holds. */
 void
@@ -891,4 +1130,33 @@ aio_test_model_close (AioTestModel *model)
   for (guint i = 0; i < model->queue->len; i++)
     request_fail (g_ptr_array_index (model->queue, i), AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
   g_ptr_array_set_size (model->queue, 0);
+}
+
+/**
+ * aio_test_model_close_async:
+ *
+ * close_async: closes (as aio_test_model_close ()), then waits until no
+ * hold is left (a grant not delivered yet is a hold). Granted at once if
+ * none is; fails with G_IO_ERROR_CANCELLED if @cancelled at the call, the
+ * lock closed all the same. Its wait is outside the queue: it counts in no
+ * pending-* property.
+ */
+AioTestModelRequest *
+aio_test_model_close_async (AioTestModel *model,
+                            gboolean      cancelled)
+{
+  AioTestModelRequest *r = request_new (model, READ, NULL);
+
+  r->drain = TRUE;
+  aio_test_model_close (model);
+
+  if (cancelled)
+    request_fail (r, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  else if (!has_holds (model))
+    r->status = AIO_TEST_MODEL_GRANTED;
+  else
+    g_ptr_array_add (model->drains, r);
+
+  assert_settled (model);
+  return r;
 }

@@ -90,18 +90,21 @@ typedef struct
 
 typedef enum
 {
-  AIO_TEST_MODEL_QUEUED,     /* waiting (an upgrade: in the upgrade slot) */
+  AIO_TEST_MODEL_QUEUED,     /* waiting (an upgrade: in the upgrade slot; a
+                              * close_async wait: until no hold is left) */
   AIO_TEST_MODEL_GRANTED,    /* counted in the holds, not delivered yet */
   AIO_TEST_MODEL_FAILED,     /* domain and code: what it must report */
   AIO_TEST_MODEL_DELIVERED,  /* its callback ran */
 } AioTestModelStatus;
 
-/* An async request: an acquisition or an upgrade. */
+/* An async request: an acquisition, an upgrade, or the wait of close_async
+ * (a "drain": granted once no hold is left; it never holds anything). */
 struct _AioTestModelRequest
 {
   guint               id;            /* creation order, from 0 */
-  AioRwLockMode       mode;          /* WRITE for an upgrade */
-  AioTestModelGuard  *guard;         /* an upgrade's guard; NULL for an acquisition */
+  AioRwLockMode       mode;          /* WRITE for an upgrade; READ for a drain */
+  gboolean            drain;         /* a close_async wait */
+  AioTestModelGuard  *guard;         /* an upgrade's guard; NULL otherwise */
   AioTestModelStatus  status;
   GQuark              domain;
   int                 code;
@@ -123,6 +126,7 @@ typedef struct
   guint    upgradable_holds;
   guint    write_holds;
   gboolean upgrade_pending;
+  guint    drains;           /* close_async waits still waiting */
 } AioTestModelSnapshot;
 
 AioTestModel        *aio_test_model_new            (AioRwLockPolicy       policy);
@@ -139,6 +143,12 @@ AioTestModelRequest *aio_test_model_acquire        (AioTestModel         *model,
 AioTestModelRequest *aio_test_model_upgrade        (AioTestModel         *model,
                                                     AioTestModelGuard    *guard,
                                                     gboolean              cancelled);
+AioTestModelRequest *aio_test_model_upgrade_full   (AioTestModel         *model,
+                                                    AioTestModelGuard    *guard,
+                                                    int                   timeout_msec,
+                                                    gboolean              cancelled);
+AioTestModelRequest *aio_test_model_close_async    (AioTestModel         *model,
+                                                    gboolean              cancelled);
 AioTestModelGuard   *aio_test_model_deliver        (AioTestModel         *model,
                                                     AioTestModelRequest  *request);
 gboolean             aio_test_model_cancel         (AioTestModel         *model,
@@ -147,8 +157,9 @@ gboolean             aio_test_model_expire         (AioTestModel         *model,
                                                     AioTestModelRequest  *request);
 
 /* Calls that answer at once: aio_rw_lock_acquire () with a timeout of 0,
- * try_acquire (the error is then dropped), reenter. NULL and the error the
- * library must report, or the new guard. */
+ * try_acquire_read/_write (the error is then dropped), try_acquire,
+ * reenter, try_upgrade, downgrade_to. NULL (FALSE) and the error the
+ * library must report, or the new guard (TRUE). */
 AioTestModelGuard   *aio_test_model_acquire_now    (AioTestModel         *model,
                                                     AioRwLockMode         mode,
                                                     gboolean              cancelled,
@@ -156,6 +167,19 @@ AioTestModelGuard   *aio_test_model_acquire_now    (AioTestModel         *model,
                                                     int                  *code);
 AioTestModelGuard   *aio_test_model_try_acquire    (AioTestModel         *model,
                                                     AioRwLockMode         mode);
+AioTestModelGuard   *aio_test_model_try_acquire_full (AioTestModel       *model,
+                                                    AioRwLockMode         mode,
+                                                    GQuark               *domain,
+                                                    int                  *code);
+gboolean             aio_test_model_try_upgrade    (AioTestModel         *model,
+                                                    AioTestModelGuard    *guard,
+                                                    GQuark               *domain,
+                                                    int                  *code);
+gboolean             aio_test_model_downgrade_to   (AioTestModel         *model,
+                                                    AioTestModelGuard    *guard,
+                                                    AioRwLockMode         mode,
+                                                    GQuark               *domain,
+                                                    int                  *code);
 AioTestModelGuard   *aio_test_model_reenter        (AioTestModel         *model,
                                                     AioTestModelGuard    *guard,
                                                     AioRwLockMode         mode,

@@ -215,6 +215,17 @@ assert_failed (AioTestModelRequest *r,
   g_assert_cmpint (r->code, ==, code);
 }
 
+/* An immediate call's error. */
+static void
+assert_error_code (GQuark domain,
+                   int    code,
+                   GQuark want_domain,
+                   int    want_code)
+{
+  g_assert_cmpuint (domain, ==, want_domain);
+  g_assert_cmpint (code, ==, want_code);
+}
+
 /* Delivers a granted acquisition: its guard. */
 static AioTestModelGuard *
 deliver_granted (AioTestModel        *model,
@@ -570,6 +581,323 @@ test_lock_downgrade (void)
   aio_test_model_release (model, deliver_granted (model, u));
 }
 
+/* ---- Added in 1.1 ---- */
+
+/* try_acquire: any mode; NULL and G_IO_ERROR_WOULD_BLOCK if it would wait
+ * (under FAIR also behind a queue it is compatible with), nothing queued
+ * by the attempt; AIO_RW_LOCK_ERROR_CLOSED on a closed lock, held or not. */
+static void
+test_lock_try_acquire_errors (void)
+{
+  g_autoptr(AioTestModel) model = aio_test_model_new (FAIR);
+  AioTestModelGuard *r0, *u;
+  AioTestModelRequest *w;
+  GQuark domain = 0;
+  int code = 0;
+
+  r0 = aio_test_model_try_acquire_full (model, READ, &domain, &code);
+  u = aio_test_model_try_acquire_full (model, UPGRADABLE, &domain, &code);
+  g_assert_nonnull (r0);
+  g_assert_nonnull (u);
+  g_assert_cmpint (aio_test_model_guard_get_mode (u), ==, UPGRADABLE);
+  assert_snapshot (model, 2, FALSE, 0, 0);
+
+  g_assert_null (aio_test_model_try_acquire_full (model, WRITE, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_assert_null (aio_test_model_try_acquire_full (model, UPGRADABLE, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+
+  /* Compatible, but a writer is queued: no barging. */
+  w = aio_test_model_acquire (model, WRITE, -1, FALSE);
+  g_assert_null (aio_test_model_try_acquire_full (model, READ, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  assert_snapshot (model, 2, FALSE, 0, 1);
+
+  aio_test_model_close (model);
+  g_assert_null (aio_test_model_try_acquire_full (model, READ, &domain, &code));
+  assert_error_code (domain, code, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+  aio_test_model_release (model, r0);
+  aio_test_model_release (model, u);
+  g_assert_null (aio_test_model_try_acquire_full (model, WRITE, &domain, &code));
+  assert_error_code (domain, code, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+  g_assert_null (aio_test_model_deliver (model, w));
+  assert_snapshot (model, 0, FALSE, 0, 0);
+}
+
+/* try_upgrade: "of a READ guard gives WOULD_DEADLOCK, of a WRITE guard
+ * succeeds, ... G_IO_ERROR_WOULD_BLOCK when it would have to wait"; PENDING
+ * while an upgrade of the hold waits; NOT_HELD once released. It goes ahead
+ * of queued writers, and a failure leaves the guard as it was. */
+static void
+test_lock_try_upgrade (void)
+{
+  g_autoptr(AioTestModel) model = aio_test_model_new (FAIR);
+  AioTestModelGuard *u = aio_test_model_try_acquire (model, UPGRADABLE);
+  AioTestModelGuard *r0 = aio_test_model_try_acquire (model, READ);
+  AioTestModelGuard *u2, *r1;
+  AioTestModelRequest *upgrade, *w;
+  GQuark domain = 0;
+  int code = 0;
+
+  g_assert_false (aio_test_model_try_upgrade (model, r0, &domain, &code));
+  assert_error_code (domain, code, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK);
+
+  g_assert_false (aio_test_model_try_upgrade (model, u, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_assert_cmpint (aio_test_model_guard_get_mode (u), ==, UPGRADABLE);
+  assert_snapshot (model, 2, FALSE, 0, 0);
+
+  /* Its own upgrade waits, or another guard's of the same hold. */
+  upgrade = aio_test_model_upgrade (model, u, FALSE);
+  u2 = aio_test_model_reenter (model, u, UPGRADABLE, &domain, &code);
+  g_assert_nonnull (u2);
+  g_assert_false (aio_test_model_try_upgrade (model, u, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_assert_false (aio_test_model_try_upgrade (model, u2, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_assert_true (aio_test_model_cancel (model, upgrade));
+  g_assert_null (aio_test_model_deliver (model, upgrade));
+  aio_test_model_release (model, u2);
+
+  /* No other reader, a writer queued: at once, ahead of it. A reader
+   * re-entered from the guard is no other reader. */
+  w = aio_test_model_acquire (model, WRITE, -1, FALSE);
+  aio_test_model_release (model, r0);
+  r1 = aio_test_model_reenter (model, u, READ, &domain, &code);
+  g_assert_true (aio_test_model_try_upgrade (model, u, &domain, &code));
+  g_assert_cmpint (aio_test_model_guard_get_mode (u), ==, WRITE);
+  g_assert_cmpint (w->status, ==, AIO_TEST_MODEL_QUEUED);
+  assert_snapshot (model, 1, TRUE, 0, 1);
+
+  /* A WRITE guard succeeds, unchanged. */
+  g_assert_true (aio_test_model_try_upgrade (model, u, &domain, &code));
+  g_assert_cmpint (aio_test_model_guard_get_mode (u), ==, WRITE);
+
+  aio_test_model_release (model, r1);
+  aio_test_model_release (model, u);
+  g_assert_false (aio_test_model_try_upgrade (model, u, &domain, &code));
+  assert_error_code (domain, code, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+  aio_test_model_release (model, deliver_granted (model, w));
+  assert_snapshot (model, 0, FALSE, 0, 0);
+}
+
+/* On a closed lock: CLOSED, unless the hold is exclusive already (an
+ * UPGRADABLE_READ guard re-entered from a WRITE one), which upgrades. */
+static void
+test_lock_try_upgrade_closed (void)
+{
+  g_autoptr(AioTestModel) model = aio_test_model_new (PREFER_WRITERS);
+  g_autoptr(AioTestModel) exclusive = aio_test_model_new (PREFER_WRITERS);
+  AioTestModelGuard *u = aio_test_model_try_acquire (model, UPGRADABLE);
+  AioTestModelGuard *w = aio_test_model_try_acquire (exclusive, WRITE);
+  AioTestModelGuard *e;
+  GQuark domain = 0;
+  int code = 0;
+
+  aio_test_model_close (model);
+  g_assert_false (aio_test_model_try_upgrade (model, u, &domain, &code));
+  assert_error_code (domain, code, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+  g_assert_cmpint (aio_test_model_guard_get_mode (u), ==, UPGRADABLE);
+  aio_test_model_release (model, u);
+
+  e = aio_test_model_reenter (exclusive, w, UPGRADABLE, &domain, &code);
+  aio_test_model_close (exclusive);
+  g_assert_true (aio_test_model_try_upgrade (exclusive, e, &domain, &code));
+  g_assert_cmpint (aio_test_model_guard_get_mode (e), ==, WRITE);
+  aio_test_model_release (exclusive, w);
+  assert_snapshot (exclusive, 0, TRUE, 0, 0);
+  aio_test_model_release (exclusive, e);
+  assert_snapshot (exclusive, 0, FALSE, 0, 0);
+}
+
+/* upgrade_full: a timeout of 0 fails with TIMED_OUT unless granted at
+ * once; a positive one waits until it passes; either way "a timed-out
+ * upgrade leaves the guard as it was" (and pending until delivered), and
+ * whoever it held back enters; a deadline never takes a grant back. */
+static void
+test_lock_upgrade_deadline (void)
+{
+  g_autoptr(AioTestModel) model = aio_test_model_new (FAIR);
+  AioTestModelGuard *u = aio_test_model_try_acquire (model, UPGRADABLE);
+  AioTestModelGuard *r0 = aio_test_model_try_acquire (model, READ);
+  AioTestModelRequest *now, *again, *waits, *r1, *granted;
+  GQuark domain = 0;
+  int code = 0;
+
+  now = aio_test_model_upgrade_full (model, u, 0, FALSE);
+  assert_failed (now, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  again = aio_test_model_upgrade (model, u, FALSE);
+  assert_failed (again, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_assert_false (aio_test_model_downgrade_to (model, u, READ, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_assert_null (aio_test_model_deliver (model, now));
+  g_assert_null (aio_test_model_deliver (model, again));
+  g_assert_cmpint (aio_test_model_guard_get_mode (u), ==, UPGRADABLE);
+  assert_snapshot (model, 2, FALSE, 0, 0);
+
+  waits = aio_test_model_upgrade_full (model, u, 1000, FALSE);
+  g_assert_cmpint (waits->status, ==, AIO_TEST_MODEL_QUEUED);
+  r1 = aio_test_model_acquire (model, READ, -1, FALSE);
+  g_assert_cmpint (r1->status, ==, AIO_TEST_MODEL_QUEUED);
+  assert_snapshot (model, 2, FALSE, 1, 1);
+  g_assert_true (aio_test_model_expire (model, waits));
+  assert_failed (waits, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (r1->status, ==, AIO_TEST_MODEL_GRANTED);
+  g_assert_null (aio_test_model_deliver (model, waits));
+  g_assert_cmpint (aio_test_model_guard_get_mode (u), ==, UPGRADABLE);
+  assert_snapshot (model, 3, FALSE, 0, 0);
+
+  aio_test_model_release (model, r0);
+  aio_test_model_release (model, deliver_granted (model, r1));
+  granted = aio_test_model_upgrade_full (model, u, 0, FALSE);
+  g_assert_cmpint (granted->status, ==, AIO_TEST_MODEL_GRANTED);
+  g_assert_false (aio_test_model_expire (model, granted));
+  g_assert_true (aio_test_model_deliver (model, granted) == u);
+  g_assert_cmpint (aio_test_model_guard_get_mode (u), ==, WRITE);
+  aio_test_model_release (model, u);
+  assert_snapshot (model, 0, FALSE, 0, 0);
+}
+
+/* downgrade_to: WRITE -> UPGRADABLE_READ lets readers in but not another
+ * UPGRADABLE_READ, UPGRADABLE_READ -> READ lets that in; a queued writer
+ * stays queued (nobody enters in between); the refusals change nothing. */
+static void
+test_lock_downgrade_to (void)
+{
+  g_autoptr(AioTestModel) model = aio_test_model_new (PREFER_READERS);
+  AioTestModelGuard *w = aio_test_model_try_acquire (model, WRITE);
+  AioTestModelRequest *r1 = aio_test_model_acquire (model, READ, -1, FALSE);
+  AioTestModelRequest *u1 = aio_test_model_acquire (model, UPGRADABLE, -1, FALSE);
+  AioTestModelRequest *w1 = aio_test_model_acquire (model, WRITE, -1, FALSE);
+  AioTestModelRequest *upgrade;
+  AioTestModelGuard *ug;
+  GQuark domain = 0;
+  int code = 0;
+
+  g_assert_false (aio_test_model_downgrade_to (model, w, WRITE, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  assert_snapshot (model, 0, TRUE, 2, 1);
+
+  g_assert_true (aio_test_model_downgrade_to (model, w, UPGRADABLE, &domain, &code));
+  g_assert_cmpint (aio_test_model_guard_get_mode (w), ==, UPGRADABLE);
+  g_assert_cmpint (r1->status, ==, AIO_TEST_MODEL_GRANTED);
+  g_assert_cmpint (u1->status, ==, AIO_TEST_MODEL_QUEUED);
+  g_assert_cmpint (w1->status, ==, AIO_TEST_MODEL_QUEUED);
+  assert_snapshot (model, 2, FALSE, 1, 1);
+  g_assert_false (aio_test_model_downgrade_to (model, w, UPGRADABLE, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_false (aio_test_model_downgrade_to (model, w, WRITE, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+
+  g_assert_true (aio_test_model_downgrade_to (model, w, READ, &domain, &code));
+  g_assert_cmpint (u1->status, ==, AIO_TEST_MODEL_GRANTED);
+  g_assert_cmpint (w1->status, ==, AIO_TEST_MODEL_QUEUED);
+  assert_snapshot (model, 3, FALSE, 0, 1);
+  g_assert_false (aio_test_model_downgrade_to (model, w, READ, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+
+  /* While the guard's upgrade is pending. */
+  ug = deliver_granted (model, u1);
+  upgrade = aio_test_model_upgrade (model, ug, FALSE);
+  g_assert_false (aio_test_model_downgrade_to (model, ug, READ, &domain, &code));
+  assert_error_code (domain, code, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_assert_cmpint (aio_test_model_guard_get_mode (ug), ==, UPGRADABLE);
+
+  aio_test_model_release (model, w);
+  g_assert_false (aio_test_model_downgrade_to (model, w, READ, &domain, &code));
+  assert_error_code (domain, code, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD);
+  aio_test_model_release (model, deliver_granted (model, r1));
+  g_assert_true (aio_test_model_deliver (model, upgrade) == ug);
+
+  /* WRITE -> READ in one step. */
+  g_assert_true (aio_test_model_downgrade_to (model, ug, READ, &domain, &code));
+  g_assert_cmpint (w1->status, ==, AIO_TEST_MODEL_QUEUED);
+  assert_snapshot (model, 1, FALSE, 0, 1);
+  aio_test_model_release (model, ug);
+  aio_test_model_release (model, deliver_granted (model, w1));
+  assert_snapshot (model, 0, FALSE, 0, 0);
+}
+
+/* close_async: closes, then "completes when the last hold has ended"
+ * (a re-entered guard keeps the hold); at once when nothing is held;
+ * "cancelling close_async cancels the wait, not the close"; any number of
+ * callers wait; a wait is in no pending-* count. */
+static void
+test_lock_close_async (void)
+{
+  g_autoptr(AioTestModel) model = aio_test_model_new (FAIR);
+  AioTestModelGuard *r0 = aio_test_model_try_acquire (model, READ);
+  AioTestModelRequest *w = aio_test_model_acquire (model, WRITE, -1, FALSE);
+  AioTestModelRequest *d1, *d2, *d3, *d4;
+  AioTestModelGuard *r1;
+  AioTestModelSnapshot s;
+  GQuark domain = 0;
+  int code = 0;
+
+  d1 = aio_test_model_close_async (model, FALSE);
+  g_assert_cmpint (d1->status, ==, AIO_TEST_MODEL_QUEUED);
+  assert_failed (w, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED);
+  aio_test_model_snapshot (model, &s);
+  g_assert_true (s.closed);
+  g_assert_cmpuint (s.drains, ==, 1);
+  assert_snapshot (model, 1, FALSE, 0, 0);
+
+  d2 = aio_test_model_close_async (model, TRUE);
+  assert_failed (d2, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  d3 = aio_test_model_close_async (model, FALSE);
+
+  r1 = aio_test_model_reenter (model, r0, READ, &domain, &code);
+  aio_test_model_release (model, r0);
+  g_assert_cmpint (d1->status, ==, AIO_TEST_MODEL_QUEUED);
+  g_assert_true (aio_test_model_cancel (model, d3));
+  assert_failed (d3, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (d1->status, ==, AIO_TEST_MODEL_QUEUED);
+  aio_test_model_snapshot (model, &s);
+  g_assert_true (s.closed);
+  g_assert_cmpuint (s.drains, ==, 1);
+
+  aio_test_model_release (model, r1);
+  g_assert_cmpint (d1->status, ==, AIO_TEST_MODEL_GRANTED);
+  g_assert_null (aio_test_model_deliver (model, d1));
+  g_assert_cmpint (d1->status, ==, AIO_TEST_MODEL_DELIVERED);
+  g_assert_false (aio_test_model_cancel (model, d1));  /* too late */
+
+  d4 = aio_test_model_close_async (model, FALSE);
+  g_assert_cmpint (d4->status, ==, AIO_TEST_MODEL_GRANTED);
+  aio_test_model_snapshot (model, &s);
+  g_assert_cmpuint (s.drains, ==, 0);
+  g_assert_null (aio_test_model_deliver (model, w));
+  g_assert_null (aio_test_model_deliver (model, d2));
+  g_assert_null (aio_test_model_deliver (model, d3));
+  g_assert_null (aio_test_model_deliver (model, d4));
+}
+
+/* A grant not delivered yet is a hold: close_async waits for it; handed
+ * back by a cancel, it lets the wait complete; a wait granted and then
+ * cancelled before its callback reports CANCELLED. */
+static void
+test_lock_close_async_grant_in_flight (void)
+{
+  g_autoptr(AioTestModel) model = aio_test_model_new (PREFER_WRITERS);
+  AioTestModelGuard *w0 = aio_test_model_try_acquire (model, WRITE);
+  AioTestModelRequest *r = aio_test_model_acquire (model, READ, -1, FALSE);
+  AioTestModelRequest *d;
+
+  aio_test_model_release (model, w0);
+  g_assert_cmpint (r->status, ==, AIO_TEST_MODEL_GRANTED);
+  d = aio_test_model_close_async (model, FALSE);
+  g_assert_cmpint (d->status, ==, AIO_TEST_MODEL_QUEUED);
+  assert_snapshot (model, 1, FALSE, 0, 0);
+
+  g_assert_true (aio_test_model_cancel (model, r));
+  g_assert_cmpint (d->status, ==, AIO_TEST_MODEL_GRANTED);
+  g_assert_true (aio_test_model_cancel (model, d));
+  assert_failed (d, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (aio_test_model_deliver (model, d));
+  g_assert_null (aio_test_model_deliver (model, r));
+  assert_snapshot (model, 0, FALSE, 0, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -592,6 +920,13 @@ main (int   argc,
   g_test_add_func ("/Aio/Model/lock/reenter", test_lock_reenter);
   g_test_add_func ("/Aio/Model/lock/reenter-readers", test_lock_reenter_readers);
   g_test_add_func ("/Aio/Model/lock/downgrade", test_lock_downgrade);
+  g_test_add_func ("/Aio/Model/lock/try-acquire-errors", test_lock_try_acquire_errors);
+  g_test_add_func ("/Aio/Model/lock/try-upgrade", test_lock_try_upgrade);
+  g_test_add_func ("/Aio/Model/lock/try-upgrade-closed", test_lock_try_upgrade_closed);
+  g_test_add_func ("/Aio/Model/lock/upgrade-deadline", test_lock_upgrade_deadline);
+  g_test_add_func ("/Aio/Model/lock/downgrade-to", test_lock_downgrade_to);
+  g_test_add_func ("/Aio/Model/lock/close-async", test_lock_close_async);
+  g_test_add_func ("/Aio/Model/lock/close-async-grant-in-flight", test_lock_close_async_grant_in_flight);
 
   return g_test_run ();
 }

@@ -230,6 +230,80 @@ test_completes_on_callers_context (void)
   drain_clear (&worker.drain);
 }
 
+/* Cancelled from another thread while close_async is being called, at
+ * any point of it: every wait (a hold is kept) reports CANCELLED, and
+ * nothing is left waiting. Run under ThreadSanitizer too: the canceller's
+ * "cancelled" handler looks at the wait from its thread while the caller
+ * still sets it up. */
+#define N_RACES 4000
+
+typedef struct
+{
+  GAsyncQueue *to_cancel;
+  gint         cancelled;
+} DrainRace;
+
+static gpointer
+drain_race_canceller (gpointer data)
+{
+  DrainRace *race = data;
+
+  for (guint i = 0; i < N_RACES; i++)
+    {
+      GCancellable *cancellable = g_async_queue_pop (race->to_cancel);
+
+      g_cancellable_cancel (cancellable);
+      g_object_unref (cancellable);
+    }
+  return NULL;
+}
+
+static void
+on_drain_raced (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  DrainRace *race = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (aio_rw_lock_close_finish (AIO_RW_LOCK (source), result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  race->cancelled++;
+}
+
+static void
+test_cancel_during_submission (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) guard = aio_rw_lock_try_acquire (lock, READ, NULL);
+  DrainRace race = { g_async_queue_new (), 0 };
+  GThread *canceller = g_thread_new ("cancel", drain_race_canceller, &race);
+  gint64 end = g_get_monotonic_time () + AIO_TEST_DEADLINE_SEC * G_TIME_SPAN_SECOND;
+
+  /* Held throughout: every wait waits, until cancelled. */
+  g_assert_true (aio_rw_lock_guard_is_held (guard));
+
+  for (guint i = 0; i < N_RACES; i++)
+    {
+      GCancellable *cancellable = g_cancellable_new ();
+
+      g_async_queue_push (race.to_cancel, g_object_ref (cancellable));
+      aio_rw_lock_close_async (lock, cancellable, on_drain_raced, &race);
+      g_object_unref (cancellable);
+    }
+  g_thread_join (canceller);
+
+  while (race.cancelled < N_RACES)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  aio_test_iterate_pending (NULL);
+  g_assert_cmpint (race.cancelled, ==, N_RACES);
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  g_async_queue_unref (race.to_cancel);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -242,6 +316,7 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/drain/cancelled-wait", test_cancelled_wait);
   g_test_add_func ("/Aio/RwLock/drain/grant-in-flight", test_grant_in_flight);
   g_test_add_func ("/Aio/RwLock/drain/completes-on-callers-context", test_completes_on_callers_context);
+  g_test_add_func ("/Aio/RwLock/drain/cancel-during-submission", test_cancel_during_submission);
 
   return g_test_run ();
 }

@@ -4,14 +4,29 @@
  *
  * Two threads, each with its own main context, make random async requests
  * (read, write, upgradable, with and without cancellables and deadlines),
- * try-locks, releases, re-entries, downgrades and upgrades; two worker
- * threads make blocking requests, cancel the others' requests and release
- * guards handed to them. After every step the lock's state is checked under
- * its own mutex against the tests' reference model (aio-test-model.h); at
- * checkpoints every thread pauses, everything due is delivered, and the
- * holds and queues are compared with the guards and requests the test
- * knows of. The lock is closed during each round; at the end of a round
- * every hold must be gone and the lock finalized.
+ * try-locks (try_acquire in any mode too), releases, re-entries, downgrades
+ * (downgrade_to too, refusals included), upgrades (upgrade_full with a
+ * deadline too) and try_upgrades; two worker threads make blocking
+ * requests and try_acquires, downgrade_to or try_upgrade the holds they
+ * get, cancel the others' requests and release guards handed to them.
+ * After every step the lock's state is checked under its own mutex against
+ * the tests' reference model (aio-test-model.h); at checkpoints every
+ * thread pauses, everything due is delivered, and the holds and queues are
+ * compared with the guards and requests the test knows of.
+ *
+ * Each round closes its lock once, from whichever thread makes the
+ * round's close_at-th step while the others run: a context thread with
+ * close_async, a worker with close. Then the context threads add more
+ * close_async waits (some cancelled, from any thread). A close_async wait
+ * must complete only once no hold is left (the lock's state and the
+ * test's counts both say none), and while one still waits at a checkpoint
+ * a hold must exist. At the end of a round every hold must be gone, every
+ * wait completed and the lock finalized.
+ *
+ * The counts of what the test holds (Round.inside) switch modes in one
+ * atomic step: a downgrade counts the weaker mode from before the call, so
+ * a writer let in during a downgrade that is not atomic is seen inside
+ * with it; a try_upgrade counts WRITE once it succeeded.
  *
  *   AIO_STRESS_SEED  the seed (printed at start and on failure)
  *   AIO_STRESS_OPS   the number of operations, all threads together
@@ -34,7 +49,9 @@
 #define MAX_PENDING 6
 #define N_RECENT_CANCELLABLES 32
 #define CHECKPOINT_EVERY 2000
-#define N_ROUNDS 6
+#define N_ROUNDS 6          /* at least; and one per ROUND_OPS operations */
+#define ROUND_OPS 5000
+#define MAX_DRAINS 2        /* close_async waits per thread */
 
 static guint32 seed;
 
@@ -62,26 +79,41 @@ typedef struct
   Hold           *hold;
   AioRwLockMode   mode;       /* as the test knows it */
   gboolean        upgrading;  /* an upgrade of this guard waits for its callback */
+  GCancellable   *upgrade_cancellable;  /* that upgrade's, if any (not owned) */
   gboolean        released;   /* released while upgrading: freed by the callback */
 } GuardRec;
 
 typedef struct _Actor Actor;
+
+typedef enum
+{
+  UPGRADE_BY_GUARD,  /* aio_rw_lock_guard_upgrade_async */
+  UPGRADE_BY_LOCK,   /* aio_rw_lock_upgrade_async */
+  UPGRADE_FULL,      /* aio_rw_lock_guard_upgrade_full_async, with a deadline */
+  N_UPGRADE_KINDS
+} UpgradeKind;
 
 typedef struct
 {
   Actor         *actor;
   AioRwLockMode  mode;
   GuardRec      *upgrade_of;   /* an upgrade, or NULL */
+  UpgradeKind    upgrade_kind;
+  gboolean       drain;        /* a close_async wait */
   GCancellable  *cancellable;
   int            timeout_msec;
   gint           completions;
   gboolean       cancelled_here;  /* by its own thread, before its callback */
+  gboolean       closed_before;   /* the lock was closed before the call */
 } Pending;
 
 typedef struct
 {
   AioRwLock    *lock;
-  gboolean      closed;        /* close() was called: CLOSED may come */
+  gboolean      closed;        /* close () is being called: CLOSED may come */
+  gboolean      close_done;    /* and returned: CLOSED must come */
+  gint          close_at;      /* the step that closes */
+  gint          steps;         /* steps started, all threads together */
   GMutex        mutex;         /* the fields below */
   GCancellable *recent[N_RECENT_CANCELLABLES];
   guint         n_recent;
@@ -111,6 +143,18 @@ typedef struct
   gint cross_thread_releases;
   gint checks;
   gint checkpoints;
+  /* 1.1 */
+  gint try_would_block;
+  gint try_closed;
+  gint try_upgrades;
+  gint try_upgrade_refusals;
+  gint upgrade_timeouts;
+  gint downgrades_to;
+  gint downgrade_to_refusals;
+  gint closes_async;
+  gint closes_blocking;
+  gint drains;
+  gint drains_cancelled;
 } Stats;
 
 static Stats stats;
@@ -124,6 +168,7 @@ struct _Actor
   Round        *round;
   GPtrArray    *guards;   /* GuardRec */
   GPtrArray    *pending;  /* Pending */
+  guint         n_drains; /* of those, close_async waits */
   GThread      *thread;
 };
 
@@ -273,19 +318,42 @@ check_step (Round *round)
 /* ---- User-visible hold accounting ---- */
 
 
+/* One hold the test counts changes mode (NONE: none) in one atomic step:
+ * no check sees it in neither mode, nor in both. */
+static void
+inside_switch (Round         *round,
+               AioRwLockMode  from,
+               AioRwLockMode  to)
+{
+  gint delta = 0;
+  gint before;
+
+  if (from == to)
+    return;
+  if (from != AIO_RW_LOCK_HOLD_NONE)
+    delta -= 1 << (from * INSIDE_BITS);
+  if (to != AIO_RW_LOCK_HOLD_NONE)
+    delta += 1 << (to * INSIDE_BITS);
+
+  before = g_atomic_int_add (&round->inside, delta);
+  if (from != AIO_RW_LOCK_HOLD_NONE)
+    CHECK (inside_of (before, from) > 0);
+  if (to != AIO_RW_LOCK_HOLD_NONE)
+    check_step (round);
+}
+
 static void
 inside_enter (Round         *round,
               AioRwLockMode  mode)
 {
-  g_atomic_int_add (&round->inside, 1 << (mode * INSIDE_BITS));
-  check_step (round);
+  inside_switch (round, AIO_RW_LOCK_HOLD_NONE, mode);
 }
 
 static void
 inside_leave (Round         *round,
               AioRwLockMode  mode)
 {
-  CHECK (inside_of (g_atomic_int_add (&round->inside, -(1 << (mode * INSIDE_BITS))), mode) > 0);
+  inside_switch (round, mode, AIO_RW_LOCK_HOLD_NONE);
 }
 
 /* The hold's members as the model counts them: its unreleased guards but
@@ -368,19 +436,18 @@ guard_rec_take (Actor    *actor,
   return guard;
 }
 
-/* After a release or mode change: the hold shows its new mode. */
+/* After a release or an upgrade, or before a downgrade: the hold shows the
+ * mode of its guards' records, switched at once. */
 static void
 hold_settle (Actor *actor,
              Hold  *hold)
 {
   AioRwLockMode mode = hold_mode_of (actor, hold, NULL);
 
-  if (mode == hold->user_mode || mode == AIO_RW_LOCK_HOLD_NONE)
+  if (mode == AIO_RW_LOCK_HOLD_NONE)
     return;
-  if (hold->user_mode != AIO_RW_LOCK_HOLD_NONE)
-    inside_leave (actor->round, hold->user_mode);
+  inside_switch (actor->round, hold->user_mode, mode);
   hold->user_mode = mode;
-  inside_enter (actor->round, mode);
 }
 
 /* ---- Async requests ---- */
@@ -409,6 +476,8 @@ check_failure (Round        *round,
     {
       CHECK (p->timeout_msec >= 0);
       g_atomic_int_inc (&stats.timed_out);
+      if (p->upgrade_of != NULL)
+        g_atomic_int_inc (&stats.upgrade_timeouts);
     }
   else if (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED))
     {
@@ -447,6 +516,7 @@ on_acquired (GObject      *source,
       /* A cancel that landed before the callback started never lets it
        * succeed; another thread's may land after that (too late). */
       CHECK (!p->cancelled_here);
+      CHECK (!p->closed_before);
       guard_rec_new (actor, guard, NULL, p->mode);
       g_atomic_int_inc (&stats.granted);
     }
@@ -471,10 +541,24 @@ on_upgraded (GObject      *source,
 
   CHECK (g_thread_self () == actor->thread);
   CHECK (g_atomic_int_add (&p->completions, 1) == 0);
-  ok = aio_rw_lock_guard_upgrade_finish (rec->guard, result, &error);
+  switch (p->upgrade_kind)
+    {
+    case UPGRADE_BY_LOCK:
+      ok = aio_rw_lock_upgrade_finish (AIO_RW_LOCK (source), result, &error);
+      break;
+    case UPGRADE_FULL:
+      ok = aio_rw_lock_guard_upgrade_full_finish (rec->guard, result, &error);
+      break;
+    case UPGRADE_BY_GUARD:
+    case N_UPGRADE_KINDS:
+    default:
+      ok = aio_rw_lock_guard_upgrade_finish (rec->guard, result, &error);
+      break;
+    }
   CHECK (ok == (error == NULL));
   CHECK (!(ok && p->cancelled_here));
   rec->upgrading = FALSE;
+  rec->upgrade_cancellable = NULL;
   rec->hold->upgrading = FALSE;
 
   if (ok)
@@ -509,6 +593,55 @@ on_upgraded (GObject      *source,
   g_ptr_array_remove (actor->pending, p);
 }
 
+/* Under the lock's mutex, when a close_async wait completes. */
+static void
+check_drained (const AioRwLockState *s,
+               gpointer              user_data)
+{
+  CHECK (s->closed);
+  CHECK (!aio_rw_lock_state_has_holds (s));
+}
+
+static void
+on_drained (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Pending *p = user_data;
+  Actor *actor = p->actor;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  CHECK (g_thread_self () == actor->thread);
+  CHECK (g_atomic_int_add (&p->completions, 1) == 0);
+  CHECK (p->drain);
+  ok = aio_rw_lock_close_finish (AIO_RW_LOCK (source), result, &error);
+  CHECK (ok == (error == NULL));
+  CHECK (aio_rw_lock_is_closed (AIO_RW_LOCK (source)));  /* cancelled or not */
+
+  if (ok)
+    {
+      /* No hold is left, nor can one come back (acquisitions fail; re-entry
+       * and upgrades need a hold): the lock counts none, and the test,
+       * whose counts never exceed the lock's, none either. */
+      CHECK (!p->cancelled_here);
+      aio_rw_lock_inspect_state (AIO_RW_LOCK (source), check_drained, NULL);
+      CHECK (g_atomic_int_get (&actor->round->inside) == 0);
+      CHECK (aio_rw_lock_get_readers (AIO_RW_LOCK (source)) == 0);
+      CHECK (!aio_rw_lock_is_write_locked (AIO_RW_LOCK (source)));
+      g_atomic_int_inc (&stats.drains);
+    }
+  else
+    {
+      CHECK (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+      CHECK (p->cancellable != NULL && g_cancellable_is_cancelled (p->cancellable));
+      g_atomic_int_inc (&stats.drains_cancelled);
+    }
+
+  actor->n_drains--;
+  g_ptr_array_remove (actor->pending, p);
+}
+
 static void
 pending_free (gpointer data)
 {
@@ -528,6 +661,7 @@ pending_new (Actor         *actor,
   p->actor = actor;
   p->mode = mode;
   p->timeout_msec = timeout_msec;
+  p->closed_before = g_atomic_int_get (&actor->round->close_done);
   if (g_rand_int_range (actor->rand, 0, 10) < 3)
     {
       p->cancellable = g_cancellable_new ();
@@ -598,7 +732,7 @@ find_guard (Actor    *actor,
     {
       GuardRec *rec = actor->guards->pdata[(start + i) % n];
 
-      if (!rec->released && fits (actor, rec))
+      if (fits (actor, rec))
         return rec;
     }
   return NULL;
@@ -607,25 +741,51 @@ find_guard (Actor    *actor,
 static gboolean
 fits_any (Actor *actor, GuardRec *rec)
 {
-  return TRUE;
+  return !rec->released;
+}
+
+/* Whether the lock has @rec's upgrade pending for sure, from its
+ * submission until its callback. Any thread may cancel it, even before
+ * the submission, which then refuses it at once: never pending. A
+ * cancellable not cancelled now was not cancelled then. */
+static gboolean
+upgrade_surely_pending (GuardRec *rec)
+{
+  return rec->upgrading &&
+         (rec->upgrade_cancellable == NULL || !g_cancellable_is_cancelled (rec->upgrade_cancellable));
+}
+
+/* Whose try_upgrade or downgrade_to has a known outcome: a guard without
+ * an upgrade, or with one surely pending. */
+static gboolean
+fits_known_upgrade (Actor *actor, GuardRec *rec)
+{
+  return !rec->released && (!rec->upgrading || upgrade_surely_pending (rec));
+}
+
+/* The same, and released while upgrading too: refusals are tried on it. */
+static gboolean
+fits_refusal (Actor *actor, GuardRec *rec)
+{
+  return rec->released || fits_known_upgrade (actor, rec);
 }
 
 static gboolean
 fits_downgrade (Actor *actor, GuardRec *rec)
 {
-  return !rec->upgrading && rec->mode != READ;
+  return !rec->released && !rec->upgrading && rec->mode != READ;
 }
 
 static gboolean
 fits_upgrade (Actor *actor, GuardRec *rec)
 {
-  return rec->mode == UPGRADABLE && !rec->hold->upgrading;
+  return !rec->released && rec->mode == UPGRADABLE && !rec->hold->upgrading;
 }
 
 static gboolean
 fits_handoff (Actor *actor, GuardRec *rec)
 {
-  return !rec->upgrading && rec->hold->n_guards == 1;
+  return !rec->released && !rec->upgrading && rec->hold->n_guards == 1;
 }
 
 static Pending *
@@ -641,10 +801,221 @@ find_cancellable (Actor *actor)
   return NULL;
 }
 
+/* ---- The 1.1 calls ---- */
+
+/* READ < UPGRADABLE_READ < WRITE. */
+static guint
+strength (AioRwLockMode mode)
+{
+  return mode == READ ? 0 : mode == UPGRADABLE ? 1 : 2;
+}
+
+/* A try_ call (try_acquire, try_upgrade) refused for want of the lock:
+ * WOULD_BLOCK on a lock not closed before the call, CLOSED on a lock being
+ * closed. */
+static void
+check_try_refusal (Round        *round,
+                   const GError *error,
+                   gboolean      closed_before)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      CHECK (!closed_before);
+      g_atomic_int_inc (&stats.try_would_block);
+    }
+  else
+    {
+      CHECK (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_CLOSED));
+      CHECK (g_atomic_int_get (&round->closed));
+      g_atomic_int_inc (&stats.try_closed);
+    }
+}
+
+/* Under the lock's mutex, right after a try_upgrade succeeded: the state
+ * counts a writer, alone. (Only the calling thread can end or weaken that
+ * hold: it still stands.) */
+static void
+check_write_held (const AioRwLockState *s,
+                  gpointer              user_data)
+{
+  CHECK (s->writer && s->n_read == 0 && !s->upgradable);
+}
+
+/* try_acquire_read, try_acquire_write or try_acquire (any mode): the new
+ * guard, or NULL (and never a guard once the lock was closed). */
+static AioRwLockGuard *
+try_acquire_some (Actor         *actor,
+                  AioRwLockMode *mode)
+{
+  Round *round = actor->round;
+  int form = g_rand_int_range (actor->rand, 0, 3);
+  gboolean closed_before = g_atomic_int_get (&round->close_done);
+  g_autoptr(GError) error = NULL;
+  AioRwLockGuard *guard;
+
+  if (form == 0)
+    {
+      *mode = READ;
+      guard = aio_rw_lock_try_acquire_read (round->lock);
+    }
+  else if (form == 1)
+    {
+      *mode = WRITE;
+      guard = aio_rw_lock_try_acquire_write (round->lock);
+    }
+  else
+    {
+      *mode = random_mode (actor->rand);
+      guard = aio_rw_lock_try_acquire (round->lock, *mode, &error);
+      CHECK ((guard == NULL) == (error != NULL));
+      if (guard == NULL)
+        check_try_refusal (round, error, closed_before);
+    }
+
+  CHECK (guard == NULL || !closed_before);
+  return guard;
+}
+
+/* try_upgrade of a context thread's guard (without an upgrade, or with one
+ * surely pending): its outcome is known from the guard, but where the lock
+ * decides (other readers, the close, another guard's upgrade of the hold),
+ * and then it must be one it may be. */
+static void
+try_upgrade_rec (Actor    *actor,
+                 GuardRec *rec)
+{
+  Round *round = actor->round;
+  gboolean closed_before = g_atomic_int_get (&round->close_done);
+  gboolean exclusive = rec->mode == WRITE || hold_mode_of (actor, rec->hold, NULL) == WRITE;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = aio_rw_lock_guard_try_upgrade (rec->guard, &error);
+  CHECK (ok == (error == NULL));
+
+  if (rec->upgrading)
+    CHECK (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING));
+  else if (rec->mode == READ)
+    CHECK (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_WOULD_DEADLOCK));
+  else if (exclusive)
+    CHECK (ok);
+  else if (!ok && !(rec->hold->upgrading && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING)))
+    check_try_refusal (round, error, closed_before);
+
+  /* A closed lock upgrades only a hold that is exclusive already (in
+   * the test's view, unless another guard's upgrade of it made it so). */
+  CHECK (!ok || exclusive || !closed_before || rec->hold->upgrading);
+
+  if (ok)
+    {
+      /* Counted as WRITE from now: nobody else may be inside. */
+      aio_rw_lock_inspect_state (round->lock, check_write_held, NULL);
+      rec->mode = WRITE;
+      hold_settle (actor, rec->hold);
+      CHECK (aio_rw_lock_guard_get_mode (rec->guard) == WRITE);
+      g_atomic_int_inc (&stats.try_upgrades);
+    }
+  else
+    {
+      CHECK (rec->released || aio_rw_lock_guard_get_mode (rec->guard) == rec->mode);
+      g_atomic_int_inc (&stats.try_upgrade_refusals);
+    }
+}
+
+/* A downgrade to @mode, weaker than the guard's: downgrade () for READ
+ * now and then, else downgrade_to. The hold shows its new mode from before
+ * the call (the lock still counts the stronger one then: no one else is
+ * inside), so a writer let in during the downgrade would be seen inside
+ * with it. */
+static void
+downgrade_rec (Actor         *actor,
+               GuardRec      *rec,
+               AioRwLockMode  mode)
+{
+  g_autoptr(GError) error = NULL;
+
+  CHECK (strength (mode) < strength (rec->mode) && !rec->upgrading);
+  rec->mode = mode;
+  hold_settle (actor, rec->hold);
+
+  if (mode == READ && g_rand_int_range (actor->rand, 0, 3) == 0)
+    {
+      aio_rw_lock_guard_downgrade (rec->guard);
+      g_atomic_int_inc (&stats.downgrades);
+    }
+  else
+    {
+      CHECK (aio_rw_lock_guard_downgrade_to (rec->guard, mode, &error));
+      CHECK (error == NULL);
+      g_atomic_int_inc (&stats.downgrades_to);
+    }
+  CHECK (aio_rw_lock_guard_get_mode (rec->guard) == mode);
+  check_step (actor->round);
+}
+
+/* downgrade_to refused: a released guard (kept for its upgrade's
+ * callback), one whose upgrade is surely pending, or a mode not weaker. */
+static void
+downgrade_refused (Actor    *actor,
+                   GuardRec *rec)
+{
+  g_autoptr(GError) error = NULL;
+  AioRwLockMode mode = random_mode (actor->rand);
+
+  if (!rec->released && !rec->upgrading && strength (mode) < strength (rec->mode))
+    mode = rec->mode;
+
+  CHECK (!aio_rw_lock_guard_downgrade_to (rec->guard, mode, &error));
+  if (rec->released)
+    CHECK (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD));
+  else if (rec->upgrading)
+    CHECK (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING));
+  else
+    CHECK (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT));
+  if (!rec->released && !rec->upgrading)
+    CHECK (aio_rw_lock_guard_get_mode (rec->guard) == rec->mode);
+  g_atomic_int_inc (&stats.downgrade_to_refusals);
+}
+
+/* A close_async wait on this thread's context. */
+static void
+close_async_rec (Actor *actor)
+{
+  Pending *p = pending_new (actor, READ, -1);
+
+  p->drain = TRUE;
+  actor->n_drains++;
+  aio_rw_lock_close_async (actor->round->lock, p->cancellable, on_drained, p);
+  CHECK (g_atomic_int_get (&p->completions) == 0);  /* never before it returns */
+  CHECK (aio_rw_lock_is_closed (actor->round->lock));
+}
+
+/* The round's close, by the thread whose step it is, while the others
+ * run: close_async from a thread with a context, close from a worker. */
+static void
+close_round (Actor *actor)
+{
+  Round *round = actor->round;
+
+  g_atomic_int_set (&round->closed, TRUE);
+  if (actor->has_context)
+    {
+      close_async_rec (actor);
+      g_atomic_int_inc (&stats.closes_async);
+    }
+  else
+    {
+      aio_rw_lock_close (round->lock);
+      g_atomic_int_inc (&stats.closes_blocking);
+    }
+  g_atomic_int_set (&round->close_done, TRUE);
+}
+
 typedef enum
 {
   OP_ACQUIRE, OP_TRY, OP_RELEASE, OP_REENTER, OP_DOWNGRADE, OP_UPGRADE,
-  OP_CANCEL, OP_HANDOFF, OP_DISPATCH, N_OPS
+  OP_CANCEL, OP_HANDOFF, OP_DISPATCH, OP_TRY_UPGRADE, OP_DOWNGRADE_REFUSED,
+  OP_CLOSE_ASYNC, N_OPS
 } ContextOp;
 
 /* One random step of a thread that has a main context, chosen among the
@@ -652,7 +1023,7 @@ typedef enum
 static void
 context_step (Actor *actor)
 {
-  static const guint weight[N_OPS] = { 20, 5, 30, 5, 4, 10, 5, 3, 18 };
+  static const guint weight[N_OPS] = { 20, 6, 30, 5, 6, 10, 5, 3, 18, 5, 2, 3 };
   Round *round = actor->round;
   AioRwLock *lock = round->lock;
   gboolean room = actor->guards->len < MAX_GUARDS;
@@ -668,6 +1039,8 @@ context_step (Actor *actor)
   candidate[OP_DOWNGRADE] = find_guard (actor, fits_downgrade);
   candidate[OP_UPGRADE] = find_guard (actor, fits_upgrade);
   candidate[OP_HANDOFF] = find_guard (actor, fits_handoff);
+  candidate[OP_TRY_UPGRADE] = find_guard (actor, fits_known_upgrade);
+  candidate[OP_DOWNGRADE_REFUSED] = find_guard (actor, fits_refusal);
   p = find_cancellable (actor);
 
   applies[OP_ACQUIRE] = room && queue_room;
@@ -681,6 +1054,9 @@ context_step (Actor *actor)
   applies[OP_HANDOFF] = candidate[OP_HANDOFF] != NULL && round->inbox->len < 2;
   g_mutex_unlock (&round->mutex);
   applies[OP_DISPATCH] = TRUE;
+  applies[OP_TRY_UPGRADE] = candidate[OP_TRY_UPGRADE] != NULL;
+  applies[OP_DOWNGRADE_REFUSED] = candidate[OP_DOWNGRADE_REFUSED] != NULL;
+  applies[OP_CLOSE_ASYNC] = g_atomic_int_get (&round->close_done) && actor->n_drains < MAX_DRAINS;
 
   for (op = 0; op < N_OPS; op++)
     total += applies[op] ? weight[op] : 0;
@@ -710,12 +1086,11 @@ context_step (Actor *actor)
 
     case OP_TRY:
       {
-        gboolean write = g_rand_boolean (actor->rand);
-        AioRwLockGuard *guard = write ? aio_rw_lock_try_acquire_write (lock)
-                                      : aio_rw_lock_try_acquire_read (lock);
+        AioRwLockMode mode;
+        AioRwLockGuard *guard = try_acquire_some (actor, &mode);
 
         if (guard != NULL)
-          guard_rec_new (actor, guard, NULL, write ? WRITE : READ);
+          guard_rec_new (actor, guard, NULL, mode);
       }
       break;
 
@@ -751,22 +1126,40 @@ context_step (Actor *actor)
       break;
 
     case OP_DOWNGRADE:
-      /* The visible mode first drops, then settles at the weaker one. */
-      inside_leave (round, rec->hold->user_mode);
-      rec->hold->user_mode = AIO_RW_LOCK_HOLD_NONE;
-      aio_rw_lock_guard_downgrade (rec->guard);
-      rec->mode = READ;
-      CHECK (aio_rw_lock_guard_get_mode (rec->guard) == READ);
-      hold_settle (actor, rec->hold);
-      g_atomic_int_inc (&stats.downgrades);
+      downgrade_rec (actor, rec, rec->mode == WRITE && g_rand_boolean (actor->rand) ? UPGRADABLE : READ);
       break;
 
     case OP_UPGRADE:
-      p = pending_new (actor, WRITE, -1);
-      p->upgrade_of = rec;
-      rec->upgrading = TRUE;
-      rec->hold->upgrading = TRUE;
-      aio_rw_lock_guard_upgrade_async (rec->guard, p->cancellable, on_upgraded, p);
+      {
+        UpgradeKind kind = g_rand_int_range (actor->rand, 0, N_UPGRADE_KINDS);
+
+        p = pending_new (actor, WRITE, kind == UPGRADE_FULL ? random_timeout (actor->rand) : -1);
+        p->upgrade_of = rec;
+        p->upgrade_kind = kind;
+        rec->upgrading = TRUE;
+        rec->upgrade_cancellable = p->cancellable;
+        rec->hold->upgrading = TRUE;
+        if (kind == UPGRADE_FULL)
+          aio_rw_lock_guard_upgrade_full_async (rec->guard, p->timeout_msec, p->cancellable,
+                                                on_upgraded, p);
+        else if (kind == UPGRADE_BY_LOCK)
+          aio_rw_lock_upgrade_async (lock, rec->guard, p->cancellable, on_upgraded, p);
+        else
+          aio_rw_lock_guard_upgrade_async (rec->guard, p->cancellable, on_upgraded, p);
+        CHECK (g_atomic_int_get (&p->completions) == 0);
+      }
+      break;
+
+    case OP_TRY_UPGRADE:
+      try_upgrade_rec (actor, rec);
+      break;
+
+    case OP_DOWNGRADE_REFUSED:
+      downgrade_refused (actor, rec);
+      break;
+
+    case OP_CLOSE_ASYNC:
+      close_async_rec (actor);
       break;
 
     case OP_CANCEL:
@@ -829,6 +1222,70 @@ release_inbox (Round *round)
     }
 }
 
+/* A worker changes the mode of its hold with the 1.1 calls, on its own
+ * thread while the others run: downgrade_to (the count switches to the
+ * weaker mode before the call) or try_upgrade (to WRITE once it succeeded).
+ * Returns the mode now. */
+static AioRwLockMode
+worker_change_mode (Actor          *actor,
+                    AioRwLockGuard *guard,
+                    AioRwLockMode   mode)
+{
+  Round *round = actor->round;
+  g_autoptr(GError) error = NULL;
+  int choice = g_rand_int_range (actor->rand, 0, 3);
+
+  if (choice == 1 && mode != READ)
+    {
+      AioRwLockMode to = mode == WRITE && g_rand_boolean (actor->rand) ? UPGRADABLE : READ;
+
+      inside_switch (round, mode, to);
+      CHECK (aio_rw_lock_guard_downgrade_to (guard, to, &error));
+      CHECK (error == NULL && aio_rw_lock_guard_get_mode (guard) == to);
+      check_step (round);
+      g_atomic_int_inc (&stats.downgrades_to);
+      return to;
+    }
+
+  if (choice == 2 && mode == UPGRADABLE)
+    {
+      gboolean closed_before = g_atomic_int_get (&round->close_done);
+
+      if (aio_rw_lock_guard_try_upgrade (guard, &error))
+        {
+          aio_rw_lock_inspect_state (round->lock, check_write_held, NULL);
+          inside_switch (round, UPGRADABLE, WRITE);
+          CHECK (aio_rw_lock_guard_get_mode (guard) == WRITE);
+          g_atomic_int_inc (&stats.try_upgrades);
+          return WRITE;
+        }
+      check_try_refusal (round, error, closed_before);
+      CHECK (aio_rw_lock_guard_get_mode (guard) == UPGRADABLE);
+      g_atomic_int_inc (&stats.try_upgrade_refusals);
+    }
+
+  return mode;
+}
+
+/* A worker's hold, for a moment; then released, or only unreffed. */
+static void
+worker_hold (Actor          *actor,
+             AioRwLockGuard *guard,
+             AioRwLockMode   mode)
+{
+  Round *round = actor->round;
+
+  CHECK (aio_rw_lock_guard_get_mode (guard) == mode);
+  inside_enter (round, mode);
+  g_thread_yield ();
+  mode = worker_change_mode (actor, guard, mode);
+  g_thread_yield ();
+  inside_leave (round, mode);
+  if (g_rand_boolean (actor->rand))
+    aio_rw_lock_guard_release (guard);
+  aio_rw_lock_guard_unref (guard);
+}
+
 static void
 worker_step (Actor *actor)
 {
@@ -838,7 +1295,18 @@ worker_step (Actor *actor)
   /* Guards handed over are released first, on this thread. */
   release_inbox (round);
 
-  if (op < 60)
+  if (op >= 50 && op < 60)
+    {
+      AioRwLockMode mode;
+      AioRwLockGuard *guard = try_acquire_some (actor, &mode);
+
+      if (guard != NULL)
+        {
+          g_atomic_int_inc (&stats.granted);
+          worker_hold (actor, guard, mode);
+        }
+    }
+  else if (op < 60)
     {
       AioRwLockMode mode = random_mode (actor->rand);
       static const int timeouts[] = { 0, 0, 1, 2 };
@@ -846,7 +1314,12 @@ worker_step (Actor *actor)
       g_autoptr(GCancellable) cancellable = NULL;
       g_autoptr(GError) error = NULL;
       AioRwLockGuard *guard;
-      Pending p = { actor, mode, NULL, NULL, timeout_msec, 0 };
+      gboolean closed_before = g_atomic_int_get (&round->close_done);
+      Pending p = { 0 };
+
+      p.actor = actor;
+      p.mode = mode;
+      p.timeout_msec = timeout_msec;
 
       /* Never wait without a deadline: checkpoints pause the holders. */
       if (g_rand_boolean (actor->rand))
@@ -860,14 +1333,9 @@ worker_step (Actor *actor)
       CHECK ((guard == NULL) != (error == NULL));
       if (guard != NULL)
         {
-          CHECK (aio_rw_lock_guard_get_mode (guard) == mode);
+          CHECK (!closed_before);
           g_atomic_int_inc (&stats.granted);
-          inside_enter (round, mode);
-          g_thread_yield ();
-          inside_leave (round, mode);
-          if (g_rand_boolean (actor->rand))
-            aio_rw_lock_guard_release (guard);
-          aio_rw_lock_guard_unref (guard);
+          worker_hold (actor, guard, mode);
         }
       else
         {
@@ -973,7 +1441,9 @@ actor_thread (gpointer data)
       switch (command)
         {
         case CMD_RUN:
-          if (actor->has_context)
+          if (g_atomic_int_add (&actor->round->steps, 1) == actor->round->close_at)
+            close_round (actor);
+          else if (actor->has_context)
             context_step (actor);
           else
             worker_step (actor);
@@ -989,6 +1459,8 @@ actor_thread (gpointer data)
         case CMD_FINISH:
           if (actor->has_context)
             finish (actor);
+          else
+            release_inbox (actor->round);  /* a close_async may wait for them */
           ack (drain (actor));
           break;
         case CMD_STOP:
@@ -1011,6 +1483,7 @@ checkpoint (Actor *actors,
   guint holds[3] = { 0 };
   guint readers = 0;
   guint pending_readers = 0, pending_writers = 0;
+  guint drains = 0;
   g_autoptr(GPtrArray) seen = g_ptr_array_new ();
 
   while (command_all (CMD_DRAIN))
@@ -1041,7 +1514,9 @@ checkpoint (Actor *actors,
         {
           Pending *p = actor->pending->pdata[i];
 
-          if (p->upgrade_of != NULL || p->mode == WRITE)
+          if (p->drain)
+            drains++;  /* outside the queue: in no pending-* count */
+          else if (p->upgrade_of != NULL || p->mode == WRITE)
             pending_writers++;
           else
             pending_readers++;
@@ -1067,9 +1542,13 @@ checkpoint (Actor *actors,
   CHECK (aio_rw_lock_get_pending_writers (round->lock) == pending_writers);
   for (guint m = 0; m < 3; m++)
     CHECK (inside_of (g_atomic_int_get (&round->inside), m) == holds[m]);
+  /* Everything due was delivered: a close_async still waiting waits for
+   * a hold. */
+  if (drains > 0)
+    CHECK (g_atomic_int_get (&round->close_done) && (readers > 0 || holds[WRITE] > 0));
   check_step (round);
   g_atomic_int_inc (&stats.checkpoints);
-  if (g_getenv ("AIO_STRESS_DEBUG")) g_printerr ("cp: g0=%u p0=%u g1=%u p1=%u readers=%u w=%d pr=%u pw=%u closed=%d\n", actors[0].guards->len, actors[0].pending->len, actors[1].guards->len, actors[1].pending->len, aio_rw_lock_get_readers (round->lock), aio_rw_lock_is_write_locked (round->lock), pending_readers, pending_writers, round->closed);
+  if (g_getenv ("AIO_STRESS_DEBUG")) g_printerr ("cp: g0=%u p0=%u g1=%u p1=%u readers=%u w=%d pr=%u pw=%u drains=%u closed=%d\n", actors[0].guards->len, actors[0].pending->len, actors[1].guards->len, actors[1].pending->len, aio_rw_lock_get_readers (round->lock), aio_rw_lock_is_write_locked (round->lock), pending_readers, pending_writers, drains, round->closed);
 }
 
 static void
@@ -1079,13 +1558,14 @@ run_round (guint          index,
 {
   Round round = { 0 };
   Actor actors[N_THREADS] = { 0 };
-  gint closing_at = ops - ops / 10 + g_random_int_range (0, ops / 20 + 1);
   gint done = 0;
 
   round.lock = aio_rw_lock_new_with_policy (policy);
   round.inbox = g_ptr_array_new ();
   g_mutex_init (&round.mutex);
   g_object_add_weak_pointer (G_OBJECT (round.lock), (gpointer *) &round.lock);
+  /* Late in the round: most of it runs open, enough of it closed. */
+  round.close_at = ops - ops / 10 + g_random_int_range (0, ops / 20 + 1);
 
   coord.command = CMD_PAUSE;
   coord.generation = 0;
@@ -1102,13 +1582,10 @@ run_round (guint          index,
       actors[a].thread = g_thread_new ("stress", actor_thread, &actors[a]);
     }
 
-  /* Run in slices; pause at each checkpoint; close the lock half-way. */
+  /* Run in slices; pause at each checkpoint. */
   while (done < ops)
     {
       gint slice = MIN (CHECKPOINT_EVERY, ops - done);
-
-      if (done <= closing_at && closing_at < done + slice)
-        slice = MAX (10, closing_at - done);
 
       g_mutex_lock (&coord.mutex);
       /* Workers' blocking requests are slow: they get a tenth each. */
@@ -1136,14 +1613,8 @@ run_round (guint          index,
       command_all (CMD_PAUSE);
       done += slice;
       checkpoint (actors, &round);
-
-      if (done >= closing_at && !round.closed)
-        {
-          g_atomic_int_set (&round.closed, TRUE);
-          aio_rw_lock_close (round.lock);
-          checkpoint (actors, &round);
-        }
     }
+  CHECK (g_atomic_int_get (&round.close_done));  /* by one of the threads */
 
   /* Give everything up; the lock must end free and be finalized. (Giving
    * up a hold may let in a queued request: repeat until nothing is left.) */
@@ -1203,16 +1674,19 @@ test_stress (void)
 {
   const char *env_ops = g_getenv ("AIO_STRESS_OPS");
   gint ops = env_ops != NULL ? atoi (env_ops) : 100000;
+  /* Each round closes its lock once: more rounds, more closes racing with
+   * the other threads' calls. A multiple of 3, for the policies. */
+  guint n_rounds = MAX (N_ROUNDS, (ops / ROUND_OPS + 2) / 3 * 3);
   gint64 start = g_get_monotonic_time ();
 
   g_mutex_init (&coord.mutex);
   g_cond_init (&coord.cond);
 
-  for (guint r = 0; r < N_ROUNDS; r++)
-    run_round (r, r % 3, ops / N_ROUNDS);
+  for (guint r = 0; r < n_rounds; r++)
+    run_round (r, r % 3, ops / n_rounds);
 
-  g_test_message ("stress: seed %u, %d threads (%d main contexts), %.1f s",
-                  seed, N_THREADS, N_CONTEXT_THREADS,
+  g_test_message ("stress: seed %u, %d threads (%d main contexts), %u rounds, %.1f s",
+                  seed, N_THREADS, N_CONTEXT_THREADS, n_rounds,
                   (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND);
   g_test_message ("stress: %d operations, %d step checks, %d checkpoints, 0 violations",
                   stats.ops, stats.checks, stats.checkpoints);
@@ -1222,12 +1696,26 @@ test_stress (void)
                   stats.cancelled, stats.cross_thread_cancels, stats.timed_out, stats.closed);
   g_test_message ("stress: %d upgrades, %d re-entries, %d downgrades, %d cross-thread releases",
                   stats.upgrades, stats.reentries, stats.downgrades, stats.cross_thread_releases);
+  g_test_message ("stress: 1.1: try_acquire refused %d would-block, %d closed; try_upgrade %d ok, "
+                  "%d refused; %d upgrade deadlines passed; downgrade_to %d ok, %d refused",
+                  stats.try_would_block, stats.try_closed, stats.try_upgrades,
+                  stats.try_upgrade_refusals, stats.upgrade_timeouts, stats.downgrades_to,
+                  stats.downgrade_to_refusals);
+  g_test_message ("stress: 1.1: closed by %d close_async and %d close; %d close_async waits "
+                  "completed, %d cancelled",
+                  stats.closes_async, stats.closes_blocking, stats.drains, stats.drains_cancelled);
 
   g_assert_cmpint (stats.ops, >=, ops - ops / 100);
   g_assert_cmpint (stats.cancelled, >, 0);
   g_assert_cmpint (stats.timed_out, >, 0);
   g_assert_cmpint (stats.closed, >, 0);
   g_assert_cmpint (stats.upgrades, >, 0);
+  g_assert_cmpint (stats.closes_async + stats.closes_blocking, ==, n_rounds);
+  g_assert_cmpint (stats.try_would_block, >, 0);
+  g_assert_cmpint (stats.try_upgrades, >, 0);
+  g_assert_cmpint (stats.downgrades_to, >, 0);
+  g_assert_cmpint (stats.downgrade_to_refusals, >, 0);
+  g_assert_cmpint (stats.drains, >, 0);
 }
 
 int

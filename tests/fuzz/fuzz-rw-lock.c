@@ -5,11 +5,13 @@
  * The input is a program for one thread and one main context:
  *
  *   byte 0      the policy (value % 3: FAIR, PREFER_WRITERS, PREFER_READERS)
- *   then        operations: an opcode byte (value % 32, see op_table) and
+ *   then        operations: an opcode byte (value % 64, see op_table) and
  *               its argument bytes; a missing byte reads as 0
  *
  * Canonical opcodes (make-corpus.py writes these; the other values of the
- * opcode byte repeat them, so frequent operations get more of the space):
+ * opcode byte repeat them, so frequent operations get more of the space).
+ * Opcode bytes below 32 mean what they meant before the 1.1 operations
+ * (32..36) were added, so older inputs replay unchanged:
  *
  *    0 ACQUIRE    a, s  async acquire: mode a % 3; timeout (a / 3) % 3 is
  *                       -1, 0 or FUZZ_BIG_TIMEOUT_MSEC; if (a / 9) % 2 and
@@ -33,6 +35,18 @@
  *   10 DISPATCH         one g_main_context_iteration (ctx, FALSE)
  *   11 DISPATCH_ALL     iterate until nothing is left to dispatch
  *   12 CLOSE            aio_rw_lock_close
+ *   32 TRY_ACQUIRE a    aio_rw_lock_try_acquire (mode a % 3): WOULD_BLOCK or
+ *                       CLOSED when refused
+ *   33 TRY_UPGRADE g    aio_rw_lock_guard_try_upgrade of guard g
+ *   34 UPGRADE_FULL g, s, t  aio_rw_lock_guard_upgrade_full_async of guard g:
+ *                       cancellable s % 5; timeout t % 3 as for ACQUIRE;
+ *                       finished with aio_rw_lock_guard_upgrade_full_finish,
+ *                       aio_rw_lock_guard_upgrade_finish or
+ *                       aio_rw_lock_upgrade_finish as (s / 5) % 3 is 0, 1, 2
+ *   35 DOWNGRADE_TO g, m  aio_rw_lock_guard_downgrade_to (guard g, mode m % 3),
+ *                       refusals included (released, pending, not weaker)
+ *   36 CLOSE_ASYNC s    aio_rw_lock_close_async, cancellable s % 5; its
+ *                       callback must come once no hold is left
  *
  * A cancellable byte s is s % 5: 0 for none, else slot (s % 5) - 1. A guard
  * byte g picks g % n from the harness's guard table (in creation order;
@@ -130,10 +144,16 @@ typedef enum
   OP_DISPATCH,
   OP_DISPATCH_ALL,
   OP_CLOSE,
+  OP_TRY_ACQUIRE,
+  OP_TRY_UPGRADE,
+  OP_UPGRADE_FULL,
+  OP_DOWNGRADE_TO,
+  OP_CLOSE_ASYNC,
 } Op;
 
-/* byte % 32 -> operation: 0..12 are the canonical codes above. */
-static const Op op_table[32] = {
+/* byte % 64 -> operation: 0..12 and 32..36 are the canonical codes above;
+ * 0..31 are the table of the 1.0 operations, unchanged. */
+static const Op op_table[64] = {
   OP_ACQUIRE, OP_TRY_READ, OP_TRY_WRITE, OP_TRY_BLOCKING, OP_RELEASE, OP_DROP,
   OP_REENTER, OP_DOWNGRADE, OP_UPGRADE, OP_CANCEL, OP_DISPATCH, OP_DISPATCH_ALL,
   OP_CLOSE,
@@ -144,6 +164,17 @@ static const Op op_table[32] = {
   OP_DISPATCH, OP_DISPATCH_ALL,
   OP_TRY_READ, OP_TRY_WRITE,
   OP_DROP, OP_CANCEL, OP_DOWNGRADE,
+  /* 32: the 1.1 operations, then repeats. */
+  OP_TRY_ACQUIRE, OP_TRY_UPGRADE, OP_UPGRADE_FULL, OP_DOWNGRADE_TO, OP_CLOSE_ASYNC,
+  OP_TRY_ACQUIRE, OP_TRY_ACQUIRE, OP_TRY_ACQUIRE,
+  OP_TRY_UPGRADE, OP_TRY_UPGRADE, OP_TRY_UPGRADE,
+  OP_UPGRADE_FULL, OP_UPGRADE_FULL, OP_UPGRADE_FULL,
+  OP_DOWNGRADE_TO, OP_DOWNGRADE_TO, OP_DOWNGRADE_TO,
+  OP_CLOSE_ASYNC,
+  OP_ACQUIRE, OP_ACQUIRE, OP_ACQUIRE, OP_ACQUIRE, OP_ACQUIRE,
+  OP_RELEASE, OP_RELEASE, OP_RELEASE,
+  OP_DISPATCH, OP_DISPATCH, OP_DISPATCH_ALL, OP_DISPATCH_ALL,
+  OP_CANCEL, OP_CANCEL,
 };
 
 typedef struct _Fuzz Fuzz;
@@ -161,10 +192,12 @@ typedef struct
 
 typedef enum
 {
-  KIND_READ,     /* aio_rw_lock_acquire_read_async */
-  KIND_WRITE,    /* aio_rw_lock_acquire_write_async */
-  KIND_ACQUIRE,  /* aio_rw_lock_acquire_async */
-  KIND_UPGRADE,  /* aio_rw_lock_guard_upgrade_async */
+  KIND_READ,          /* aio_rw_lock_acquire_read_async */
+  KIND_WRITE,         /* aio_rw_lock_acquire_write_async */
+  KIND_ACQUIRE,       /* aio_rw_lock_acquire_async */
+  KIND_UPGRADE,       /* aio_rw_lock_guard_upgrade_async (or the lock's) */
+  KIND_UPGRADE_FULL,  /* aio_rw_lock_guard_upgrade_full_async */
+  KIND_CLOSE,         /* aio_rw_lock_close_async */
 } Kind;
 
 /* An async request; the model's request says what it must report. The
@@ -179,6 +212,7 @@ struct _Request
   Guard               *guard;        /* an upgrade's guard */
   gboolean             lock_start;   /* aio_rw_lock_upgrade_async */
   gboolean             lock_finish;  /* aio_rw_lock_upgrade_finish */
+  gboolean             guard_finish; /* KIND_UPGRADE_FULL: aio_rw_lock_guard_upgrade_finish */
   guint                n_callbacks;
 };
 
@@ -227,6 +261,7 @@ check_state (Fuzz     *f,
   CHECK (m.write_holds <= 1 && m.upgradable_holds <= 1);
   CHECK (m.write_holds == 0 || (m.read_holds == 0 && m.upgradable_holds == 0));
   CHECK (!m.upgrade_pending || m.upgradable_holds == 1);
+  CHECK (m.drains == 0 || (m.closed && m.read_holds + m.upgradable_holds + m.write_holds > 0));
 
   /* ...and the lock agrees with it (DESIGN.md: a WRITE hold with live
    * re-entered readers counts in readers and read-locked). */
@@ -417,6 +452,8 @@ on_acquired (GObject      *source,
       CALL (f, guard = aio_rw_lock_acquire_finish (f->lock, result, &error));
       break;
     case KIND_UPGRADE:
+    case KIND_UPGRADE_FULL:
+    case KIND_CLOSE:
     default:
       CHECK (!"an acquisition");
     }
@@ -450,11 +487,14 @@ on_upgraded (GObject      *source,
   gboolean upgraded;
 
   check_callback (f, r, source);
-  CHECK (r->kind == KIND_UPGRADE && g->refs > 0);
+  CHECK ((r->kind == KIND_UPGRADE || r->kind == KIND_UPGRADE_FULL) && g->refs > 0);
 
-  /* Either finish function takes the result of either start function. */
+  /* Either finish function takes the result of either start function;
+   * upgrade_full_finish only upgrade_full_async's. */
   if (r->lock_finish)
     CALL (f, upgraded = aio_rw_lock_upgrade_finish (f->lock, result, &error));
+  else if (r->kind == KIND_UPGRADE_FULL && !r->guard_finish)
+    CALL (f, upgraded = aio_rw_lock_guard_upgrade_full_finish (g->object, result, &error));
   else
     CALL (f, upgraded = aio_rw_lock_guard_upgrade_finish (g->object, result, &error));
 
@@ -478,6 +518,43 @@ on_upgraded (GObject      *source,
   guard_unref (f, g);
 }
 
+static void
+on_closed (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Request *r = user_data;
+  Fuzz *f = r->fuzz;
+  g_autoptr(GError) error = NULL;
+  gboolean expected = r->model->status == AIO_TEST_MODEL_GRANTED;
+  gboolean closed;
+  AioTestModelSnapshot m;
+
+  check_callback (f, r, source);
+  CHECK (r->kind == KIND_CLOSE);
+  CALL (f, closed = aio_rw_lock_close_finish (f->lock, result, &error));
+
+  TRACE ("    callback #%u: %s\n", r->model->id,
+         closed ? "closed, nothing held" : error != NULL ? error->message : "no error");
+
+  /* Closed in any case; granted only once no hold is left (nor can one
+   * come back: acquisitions fail, and re-entry and upgrades need a hold). */
+  CHECK (aio_rw_lock_is_closed (f->lock));
+  aio_test_model_deliver (f->model, r->model);
+  if (expected)
+    {
+      CHECK (closed && error == NULL);
+      aio_test_model_snapshot (f->model, &m);
+      CHECK (m.read_holds == 0 && m.upgradable_holds == 0 && m.write_holds == 0);
+      CHECK (aio_rw_lock_get_readers (f->lock) == 0 && !aio_rw_lock_is_write_locked (f->lock));
+    }
+  else
+    {
+      CHECK (!closed);
+      CHECK (g_error_matches (error, r->model->domain, r->model->code));
+    }
+}
+
 /* ---- Operations ---- */
 
 typedef struct
@@ -499,14 +576,28 @@ note_task (Fuzz *f)
   f->last_task_time = g_get_monotonic_time ();
 }
 
+/* A timeout byte: -1, 0 or FUZZ_BIG_TIMEOUT_MSEC. */
+static int
+pick_timeout (guint choice)
+{
+  switch (choice % 3)
+    {
+    case 0:
+      return -1;
+    case 1:
+      return 0;
+    default:
+      return FUZZ_BIG_TIMEOUT_MSEC;
+    }
+}
+
 static void
 op_acquire (Fuzz   *f,
             guint8  a,
             guint8  s)
 {
   AioRwLockMode mode = a % 3;
-  guint timeout_choice = (a / 3) % 3;
-  int timeout = timeout_choice == 0 ? -1 : timeout_choice == 1 ? 0 : FUZZ_BIG_TIMEOUT_MSEC;
+  int timeout = pick_timeout (a / 3);
   gboolean short_form = (a / 9) % 2 && timeout == -1 && mode != UPGRADABLE;
   GCancellable *cancellable = pick_cancellable (f, s);
   Kind kind = !short_form ? KIND_ACQUIRE : mode == READ ? KIND_READ : KIND_WRITE;
@@ -529,6 +620,8 @@ op_acquire (Fuzz   *f,
       break;
     case KIND_ACQUIRE:
     case KIND_UPGRADE:
+    case KIND_UPGRADE_FULL:
+    case KIND_CLOSE:
     default:
       CALL (f, aio_rw_lock_acquire_async (f->lock, mode, timeout, cancellable, on_acquired, r));
       break;
@@ -668,6 +761,23 @@ op_downgrade (Fuzz   *f,
   CALL (f, aio_rw_lock_guard_downgrade (g->object));
 }
 
+/* An upgrade of @g: the request keeps a reference to the guard until its
+ * callback. */
+static Request *
+upgrade_request_new (Fuzz                *f,
+                     Kind                 kind,
+                     Guard               *g,
+                     GCancellable        *cancellable,
+                     AioTestModelRequest *model)
+{
+  Request *r = request_new (f, kind, cancellable, model);
+
+  r->guard = g;
+  g->refs++;
+  aio_rw_lock_guard_ref (g->object);
+  return r;
+}
+
 static void
 op_upgrade (Fuzz   *f,
             guint8  byte,
@@ -684,19 +794,154 @@ op_upgrade (Fuzz   *f,
          aio_test_model_mode_name (aio_test_model_guard_get_mode (g->model)),
          g->model->released ? ", released" : "", (void *) cancellable);
 
-  r = request_new (f, KIND_UPGRADE, cancellable,
-                   aio_test_model_upgrade (f->model, g->model,
-                                           g_cancellable_is_cancelled (cancellable)));
-  r->guard = g;
+  r = upgrade_request_new (f, KIND_UPGRADE, g, cancellable,
+                           aio_test_model_upgrade (f->model, g->model,
+                                                   g_cancellable_is_cancelled (cancellable)));
   r->lock_start = (s / (FUZZ_N_SLOTS + 1)) % 2;
   r->lock_finish = (s / (2 * (FUZZ_N_SLOTS + 1))) % 2;
-  g->refs++;
-  aio_rw_lock_guard_ref (g->object);
 
   if (r->lock_start)
     CALL (f, aio_rw_lock_upgrade_async (f->lock, g->object, cancellable, on_upgraded, r));
   else
     CALL (f, aio_rw_lock_guard_upgrade_async (g->object, cancellable, on_upgraded, r));
+  note_task (f);
+}
+
+static void
+op_upgrade_full (Fuzz   *f,
+                 guint8  byte,
+                 guint8  s,
+                 guint8  t)
+{
+  Guard *g = pick_guard (f, byte);
+  GCancellable *cancellable = pick_cancellable (f, s);
+  int timeout = pick_timeout (t);
+  guint finish = (s / (FUZZ_N_SLOTS + 1)) % 3;
+  Request *r;
+
+  if (g == NULL)
+    return;
+
+  TRACE ("upgrade_full #%u of g%u (%s%s) timeout %d cancellable %p\n", f->requests->len, g->id,
+         aio_test_model_mode_name (aio_test_model_guard_get_mode (g->model)),
+         g->model->released ? ", released" : "", timeout, (void *) cancellable);
+
+  r = upgrade_request_new (f, KIND_UPGRADE_FULL, g, cancellable,
+                           aio_test_model_upgrade_full (f->model, g->model, timeout,
+                                                        g_cancellable_is_cancelled (cancellable)));
+  r->guard_finish = finish == 1;
+  r->lock_finish = finish == 2;
+
+  CALL (f, aio_rw_lock_guard_upgrade_full_async (g->object, timeout, cancellable, on_upgraded, r));
+  note_task (f);
+}
+
+/* An immediate call's outcome against the model's: TRUE, or FALSE and the
+ * error the model names. */
+static void
+check_immediate (gboolean      expected,
+                 GQuark        domain,
+                 int           code,
+                 gboolean      done,
+                 const GError *error)
+{
+  TRACE ("    %s\n", done ? "done" : error != NULL ? error->message : "no error");
+
+  if (expected)
+    {
+      CHECK (done && error == NULL);
+    }
+  else
+    {
+      CHECK (!done);
+      CHECK (g_error_matches (error, domain, code));
+    }
+}
+
+static void
+op_try_acquire (Fuzz   *f,
+                guint8  a)
+{
+  AioRwLockMode mode = a % 3;
+  g_autoptr(GError) error = NULL;
+  AioRwLockGuard *guard = NULL;
+  AioTestModelGuard *expected;
+  GQuark domain = 0;
+  int code = 0;
+
+  expected = aio_test_model_try_acquire_full (f->model, mode, &domain, &code);
+
+  TRACE ("try_acquire %s: %s\n", aio_test_model_mode_name (mode),
+         expected != NULL ? "granted" : "refused");
+
+  CALL (f, guard = aio_rw_lock_try_acquire (f->lock, mode, &error));
+
+  check_immediate (expected != NULL, domain, code, guard != NULL, error);
+  if (guard != NULL)
+    guard_add (f, guard, expected);
+}
+
+static void
+op_try_upgrade (Fuzz   *f,
+                guint8  byte)
+{
+  Guard *g = pick_guard (f, byte);
+  g_autoptr(GError) error = NULL;
+  gboolean expected, upgraded = FALSE;
+  GQuark domain = 0;
+  int code = 0;
+
+  if (g == NULL)
+    return;
+
+  TRACE ("try_upgrade g%u (%s%s)\n", g->id,
+         aio_test_model_mode_name (aio_test_model_guard_get_mode (g->model)),
+         g->model->released ? ", released" : "");
+
+  expected = aio_test_model_try_upgrade (f->model, g->model, &domain, &code);
+  CALL (f, upgraded = aio_rw_lock_guard_try_upgrade (g->object, &error));
+
+  check_immediate (expected, domain, code, upgraded, error);
+}
+
+static void
+op_downgrade_to (Fuzz   *f,
+                 guint8  byte,
+                 guint8  m)
+{
+  Guard *g = pick_guard (f, byte);
+  AioRwLockMode mode = m % 3;
+  g_autoptr(GError) error = NULL;
+  gboolean expected, downgraded = FALSE;
+  GQuark domain = 0;
+  int code = 0;
+
+  if (g == NULL)
+    return;
+
+  TRACE ("downgrade_to g%u (%s%s%s) to %s\n", g->id,
+         aio_test_model_mode_name (aio_test_model_guard_get_mode (g->model)),
+         g->model->released ? ", released" : "", g->model->upgrade != NULL ? ", upgrading" : "",
+         aio_test_model_mode_name (mode));
+
+  expected = aio_test_model_downgrade_to (f->model, g->model, mode, &domain, &code);
+  CALL (f, downgraded = aio_rw_lock_guard_downgrade_to (g->object, mode, &error));
+
+  check_immediate (expected, domain, code, downgraded, error);
+}
+
+static void
+op_close_async (Fuzz   *f,
+                guint8  s)
+{
+  GCancellable *cancellable = pick_cancellable (f, s);
+  Request *r;
+
+  TRACE ("close_async #%u cancellable %p\n", f->requests->len, (void *) cancellable);
+
+  r = request_new (f, KIND_CLOSE, cancellable,
+                   aio_test_model_close_async (f->model, g_cancellable_is_cancelled (cancellable)));
+  CALL (f, aio_rw_lock_close_async (f->lock, cancellable, on_closed, r));
   note_task (f);
 }
 
@@ -818,6 +1063,25 @@ run_op (Fuzz   *f,
       break;
     case OP_CLOSE:
       op_close (f);
+      break;
+    case OP_TRY_ACQUIRE:
+      op_try_acquire (f, next_byte (reader));
+      break;
+    case OP_TRY_UPGRADE:
+      op_try_upgrade (f, next_byte (reader));
+      break;
+    case OP_UPGRADE_FULL:
+      a = next_byte (reader);
+      b = next_byte (reader);
+      op_upgrade_full (f, a, b, next_byte (reader));
+      break;
+    case OP_DOWNGRADE_TO:
+      a = next_byte (reader);
+      b = next_byte (reader);
+      op_downgrade_to (f, a, b);
+      break;
+    case OP_CLOSE_ASYNC:
+      op_close_async (f, next_byte (reader));
       break;
     default:
       CHECK (!"a valid operation");

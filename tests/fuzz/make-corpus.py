@@ -7,7 +7,9 @@ policy, then opcodes with their argument bytes. Each seed is a short,
 readable program; together they use every operation, every policy, every
 mode, every timeout choice, the short acquire forms, cancellation before,
 during and after the wait, re-entry in every pair of modes, upgrades and
-downgrades, close, and the end-of-input drain.
+downgrades, close, and the end-of-input drain; and the 1.1 operations:
+try_acquire, try_upgrade, upgrade_full, downgrade_to and close_async, each
+with every outcome.
 
 Usage: make-corpus.py [OUTPUT_DIR]   (default: corpus/ beside this script)
 Existing seed-*.bin files are replaced; other files are left alone.
@@ -22,6 +24,10 @@ NO_TIMEOUT, TIMEOUT_0, TIMEOUT_BIG = 0, 1, 2
 
 (ACQUIRE, TRY_READ, TRY_WRITE, TRY_BLOCKING, RELEASE, DROP, REENTER,
  DOWNGRADE, UPGRADE, CANCEL, DISPATCH, DISPATCH_ALL, CLOSE) = range(13)
+(TRY_ACQUIRE, TRY_UPGRADE, UPGRADE_FULL, DOWNGRADE_TO, CLOSE_ASYNC) = range(32, 37)
+
+# How UPGRADE_FULL's result is finished.
+FULL_FINISH, GUARD_FINISH, LOCK_FINISH = 0, 1, 2
 
 NO_CANCELLABLE = 0
 
@@ -64,6 +70,27 @@ def upgrade(guard, cancellable=NO_CANCELLABLE, lock_start=False, lock_finish=Fal
 
 def cancel(n, renew=False):
     return [CANCEL, n + 4 * int(renew)]
+
+
+def try_acquire(mode):
+    return [TRY_ACQUIRE, mode]
+
+
+def try_upgrade(guard):
+    return [TRY_UPGRADE, guard]
+
+
+def upgrade_full(guard, timeout=NO_TIMEOUT, cancellable=NO_CANCELLABLE,
+                 finish=FULL_FINISH):
+    return [UPGRADE_FULL, guard, cancellable + 5 * finish, timeout]
+
+
+def downgrade_to(guard, mode):
+    return [DOWNGRADE_TO, guard, mode]
+
+
+def close_async(cancellable=NO_CANCELLABLE):
+    return [CLOSE_ASYNC, cancellable]
 
 
 def program(policy, *ops):
@@ -235,6 +262,94 @@ SEEDS = {
         PREFER_READERS,
         acquire(READ), acquire(UPGRADABLE), acquire(WRITE), DISPATCH,
         reenter(0, READ), upgrade(1)),
+    # 1.1: try_acquire in every mode; WOULD_BLOCK when incompatible or,
+    # under FAIR, behind a queue; CLOSED on a closed lock, held or free.
+    'try-acquire': program(
+        FAIR,
+        try_acquire(READ), try_acquire(UPGRADABLE), try_acquire(WRITE),
+        try_acquire(UPGRADABLE), acquire(WRITE), try_acquire(READ), CLOSE,
+        try_acquire(READ), release(0), release(1), DISPATCH_ALL,
+        try_acquire(WRITE)),
+    'try-acquire-prefer-readers': program(
+        PREFER_READERS,
+        TRY_READ, acquire(WRITE), try_acquire(READ), try_acquire(UPGRADABLE),
+        try_acquire(WRITE), release(0), release(1), release(2), DISPATCH_ALL,
+        try_acquire(READ), DISPATCH_ALL),
+    # try_upgrade: WOULD_DEADLOCK, WOULD_BLOCK, PENDING (its own upgrade,
+    # another guard's of the hold), at once on a hold made exclusive by an
+    # undelivered upgrade, a WRITE guard, NOT_HELD.
+    'try-upgrade': program(
+        FAIR,
+        TRY_READ, acquire(UPGRADABLE), DISPATCH_ALL,
+        try_upgrade(0), try_upgrade(1), upgrade(1), try_upgrade(1),
+        reenter(1, UPGRADABLE), try_upgrade(2), acquire(WRITE), release(0),
+        try_upgrade(2), try_upgrade(1), DISPATCH_ALL, try_upgrade(1),
+        release(1), release(2), DISPATCH_ALL, try_upgrade(1), DISPATCH_ALL),
+    # Closed: an exclusive hold upgrades, an UPGRADABLE_READ one says CLOSED.
+    'try-upgrade-closed': program(
+        PREFER_WRITERS,
+        TRY_WRITE, reenter(0, UPGRADABLE), acquire(UPGRADABLE), CLOSE,
+        try_upgrade(1), release(0), downgrade_to(1, UPGRADABLE),
+        try_upgrade(1), DISPATCH_ALL),
+    # upgrade_full: timeout 0 (TIMED_OUT, then pending until delivered),
+    # a deadline cancelled while waiting, no deadline, each finish.
+    'upgrade-full': program(
+        FAIR,
+        acquire(UPGRADABLE), TRY_READ, DISPATCH_ALL,
+        upgrade_full(1, TIMEOUT_0), upgrade(1), downgrade_to(1, READ),
+        DISPATCH_ALL,
+        upgrade_full(1, TIMEOUT_BIG, slot(0), GUARD_FINISH), acquire(READ),
+        DISPATCH, cancel(0, renew=True), DISPATCH_ALL, release(0),
+        upgrade_full(1, NO_TIMEOUT, finish=LOCK_FINISH), release(2),
+        DISPATCH_ALL, upgrade_full(1, TIMEOUT_0), DISPATCH_ALL),
+    # Granted at once then cancelled before its callback; released while
+    # it waits (NOT_HELD); of a READ guard; already cancelled.
+    'upgrade-full-cancel': program(
+        PREFER_WRITERS,
+        acquire(UPGRADABLE), DISPATCH_ALL,
+        upgrade_full(0, TIMEOUT_0, slot(1)), cancel(1, renew=True),
+        DISPATCH_ALL, TRY_READ, upgrade_full(0, TIMEOUT_BIG, slot(2)),
+        upgrade_full(1, TIMEOUT_BIG), release(0), cancel(3),
+        upgrade_full(1, NO_TIMEOUT, slot(3)), DISPATCH_ALL),
+    # downgrade_to: both targets from WRITE, UPGRADABLE_READ to READ, the
+    # same or a stronger mode, released.
+    'downgrade-to': program(
+        FAIR,
+        TRY_WRITE, acquire(READ), acquire(UPGRADABLE), acquire(WRITE),
+        downgrade_to(0, WRITE), downgrade_to(0, UPGRADABLE), DISPATCH_ALL,
+        downgrade_to(0, READ), DISPATCH_ALL, downgrade_to(1, READ),
+        downgrade_to(2, READ), downgrade_to(2, UPGRADABLE), release(0),
+        release(1), release(2), DISPATCH_ALL, downgrade_to(0, READ),
+        downgrade_to(3, READ), DISPATCH_ALL),
+    # While the guard's upgrade is pending (waiting, then granted but not
+    # delivered): PENDING; then a shared hold keeps its mode.
+    'downgrade-to-pending': program(
+        PREFER_READERS,
+        acquire(UPGRADABLE), TRY_READ, DISPATCH_ALL, upgrade(1),
+        downgrade_to(1, READ), release(0), downgrade_to(1, READ),
+        DISPATCH_ALL, reenter(1, READ), downgrade_to(1, UPGRADABLE),
+        acquire(READ), downgrade_to(1, READ), DISPATCH_ALL),
+    # close_async: waits for the holders (a re-entered guard keeps the
+    # hold); several waits; cancelled at the call, while waiting; at once
+    # once nothing is held.
+    'close-async': program(
+        PREFER_WRITERS,
+        TRY_READ, acquire(WRITE), close_async(), close_async(slot(0)),
+        cancel(1), close_async(slot(1)), DISPATCH_ALL, reenter(0, READ),
+        release(0), DISPATCH, cancel(0), DISPATCH_ALL, release(1),
+        DISPATCH_ALL, close_async(), DISPATCH_ALL),
+    # A grant in flight is a hold; cancelled, it lets the wait complete,
+    # which is cancelled in turn before its callback.
+    'close-async-in-flight': program(
+        FAIR,
+        TRY_WRITE, acquire(READ, cancellable=slot(0)), release(0),
+        close_async(slot(1)), cancel(0), cancel(1), DISPATCH_ALL,
+        close_async(), DISPATCH_ALL),
+    # Holds and an upgrade with a deadline left to the end-of-input drain.
+    'close-async-leave-held': program(
+        PREFER_READERS,
+        acquire(READ), acquire(UPGRADABLE), DISPATCH_ALL,
+        upgrade_full(1, TIMEOUT_BIG), close_async(), DISPATCH),
     # A mixed program with dispatches in between.
     'mixed': program(
         FAIR,
