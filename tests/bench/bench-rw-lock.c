@@ -61,6 +61,7 @@ static const BenchScenario * const scenarios[] = {
   &bench_scenario_s3,
   &bench_scenario_s6,
   &bench_scenario_idle,
+  &bench_scenario_keyed,
 };
 
 /* ---- The runner ---- */

@@ -56,5 +56,6 @@ extern const BenchScenario bench_scenario_s4;       /* bench-queue.c */
 extern const BenchScenario bench_scenario_s5;       /* bench-queue.c */
 extern const BenchScenario bench_scenario_s6;       /* bench-threads.c */
 extern const BenchScenario bench_scenario_idle;     /* bench-idle.c */
+extern const BenchScenario bench_scenario_keyed;    /* bench-keyed.c */
 
 G_END_DECLS
