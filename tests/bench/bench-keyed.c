@@ -26,9 +26,10 @@
  * nothing holds a key between operations, so each operation makes the
  * key's lock and finalizes it again, and the table is empty in between.
  *
- * At N = 10^3 and 10^5 (10^2 and 10^3 with --quick): ns per operation for
- * both, their ratio, and the growth of each side's cost from the smaller N
- * to the larger. Bytes: the heap in use (mallinfo2, with
+ * At N = 10^3 and 10^5 (10^2 and 10^3 with --quick), --ops operations
+ * per try phase (half as many async): ns per operation for both, their
+ * ratio, and the growth of each side's cost from the smaller N to the
+ * larger. Bytes: the heap in use (mallinfo2, with
  * G_SLICE=always-malloc) that each table or map added from its creation to
  * the end of the run (glibc's tcache keeps a few freed chunks counted as in
  * use: a few kB either way).
@@ -331,8 +332,8 @@ keyed_setup (const BenchScenario *scenario,
   const guint n_keys[N_SIZES] = { config->quick ? 100 : 1000, config->quick ? 1000 : 100000 };
   Keyed *k = g_new0 (Keyed, 1);
 
-  k->n_ops = config->quick ? 2000 : 200000;
-  k->n_async = config->quick ? 1000 : 100000;
+  k->n_ops = config->ops;
+  k->n_async = MAX (config->ops / 2, 1);
   k->reps = config->reps;
 
   prewarm (k);

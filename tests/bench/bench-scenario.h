@@ -30,6 +30,7 @@ typedef struct
   double   duration;   /* S6: seconds per repetition of the thread run */
   guint    k;          /* S3: cycles per actor */
   guint    rounds;     /* S6: hand-off rounds per repetition */
+  guint    ops;        /* KEYED: operations per timed try phase */
 } BenchConfig;
 
 typedef struct _BenchScenario BenchScenario;
