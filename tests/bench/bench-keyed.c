@@ -368,48 +368,44 @@ keyed_setup (const BenchScenario *scenario,
   return k;
 }
 
-/* Every key once, on every side: the map makes all its locks. */
+/* Every phase once, in each the table's right before the map's. The
+ * warm-up (TIMED false) uses every key once: the map makes all its locks. */
 static void
-keyed_warm_up (gpointer data)
+run_phases (Keyed    *k,
+            gboolean  timed)
 {
-  Keyed *k = data;
-
   for (guint z = 0; z < N_SIZES; z++)
     {
       Size *s = &k->sizes[z];
 
       for (int w = 0; w < N_WORKLOADS; w++)
         for (int side = 0; side < N_SIDES; side++)
-          run_phase (k, locks_of (s, w, side), w, s->keys, s->all, s->n_keys, NULL);
+          {
+            guint n = !timed ? s->n_keys : w == WORKLOAD_ASYNC_WRITE ? k->n_async : k->n_ops;
+            g_autofree char *what = NULL;
+            double ns;
+
+            if (timed)
+              what = g_strdup_printf ("KEYED %s %s keys=%u ops=%u", side_names[side],
+                                      workload_names[w], s->n_keys, n);
+            ns = run_phase (k, locks_of (s, w, side), w, s->keys, timed ? s->picks : s->all, n,
+                            what);
+            if (timed)
+              bench_samples_add (s->ns[w][side], ns);
+          }
     }
+}
+
+static void
+keyed_warm_up (gpointer data)
+{
+  run_phases (data, FALSE);
 }
 
 static void
 keyed_run (gpointer data)
 {
-  Keyed *k = data;
-
-  for (guint z = 0; z < N_SIZES; z++)
-    {
-      Size *s = &k->sizes[z];
-
-      for (int w = 0; w < N_WORKLOADS; w++)
-        {
-          guint n = w == WORKLOAD_ASYNC_WRITE ? k->n_async : k->n_ops;
-
-          /* The table, then its baseline. */
-          for (int side = 0; side < N_SIDES; side++)
-            {
-              g_autofree char *what = g_strdup_printf ("KEYED %s %s keys=%u ops=%u",
-                                                       side_names[side], workload_names[w],
-                                                       s->n_keys, n);
-
-              bench_samples_add (s->ns[w][side],
-                                 run_phase (k, locks_of (s, w, side), w, s->keys, s->picks, n,
-                                            what));
-            }
-        }
-    }
+  run_phases (data, TRUE);
 }
 
 /* The checks, at the end of the run. */
