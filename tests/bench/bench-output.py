@@ -33,6 +33,7 @@ REQUIRED = {
                  'baseline_enqueue_ns_median', 'baseline_complete_ns_median',
                  'bytes_per_waiter']),
     'S5': ('cancelled', ['n', 'ns_per_op_median', 'baseline_gtask_ns']),
+    'KEYED': ('n', ['workload', 'keys', 'ns_per_op_median', 'baseline_map_ns', 'ratio_vs_map']),
 }
 CHECK_KEYS = ('checks_ok', 'none_lost', 'lock_free')
 
@@ -41,7 +42,8 @@ IDENTITY = ('policy', 'w', 'n')
 
 # Figures compare shows by default: medians, per-op costs and rates, bytes
 # and growths; not ratios, percentiles, counts or sizes.
-DEFAULT_KEYS = r'(_median|_ns|_us|_per_s|_growth|bytes_per_waiter|bytes_per_task)$'
+DEFAULT_KEYS = (r'(_median|_ns|_us|_per_s|_growth|_bytes|bytes_per_waiter|bytes_per_task|'
+                r'bytes_per_key)$')
 
 
 def reject_constant(name):
@@ -138,7 +140,7 @@ def compare(args):
     print(f'     {"figure":<33} {"A":>11} {"B":>11} {"B / A":>6}  {"rounds":<11}')
     for line in order:
         scenario, what, ident = line
-        print(f'{scenario:<5}{what}' + (f' ({ident})' if ident else ''))
+        print(f'{scenario:<5} {what}' + (f' ({ident})' if ident else ''))
         for key, values_a in a[line].items():
             values_b = b.get(line, {}).get(key, [])
             ma = statistics.median(values_a)

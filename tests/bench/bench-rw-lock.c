@@ -61,6 +61,7 @@ static const BenchScenario * const scenarios[] = {
   &bench_scenario_s3,
   &bench_scenario_s6,
   &bench_scenario_idle,
+  &bench_scenario_keyed,
 };
 
 /* ---- The runner ---- */
@@ -234,7 +235,7 @@ main (int    argc,
   g_autofree char *ran = NULL;
   gboolean selected[G_N_ELEMENTS (scenarios)];
   BenchConfig config = { 0, };
-  int k = 0, rounds = 0;
+  int k = 0, rounds = 0, ops = 0;
   const char *env_reps;
   GOptionEntry entries[] = {
     { "scenario", 's', 0, G_OPTION_ARG_STRING, &scenario_list,
@@ -251,6 +252,9 @@ main (int    argc,
       "S3: cycles per actor (default 200, 20 with --quick)", "K" },
     { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds,
       "S6: hand-off rounds per repetition (default 500, 30 with --quick)", "N" },
+    { "ops", 0, 0, G_OPTION_ARG_INT, &ops,
+      "KEYED: operations per timed try phase, half as many async (default 200000, "
+      "2000 with --quick)", "N" },
     { NULL }
   };
 
@@ -274,6 +278,7 @@ main (int    argc,
     config.duration = config.quick ? 0.2 : 2.0;
   config.k = k > 0 ? (guint) k : config.quick ? 20 : 200;
   config.rounds = rounds > 0 ? (guint) rounds : config.quick ? 30 : 500;
+  config.ops = ops > 0 ? (guint) ops : config.quick ? 2000 : 200000;
 
   if (output != NULL && !bench_output_open (output))
     {

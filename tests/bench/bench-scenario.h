@@ -30,6 +30,7 @@ typedef struct
   double   duration;   /* S6: seconds per repetition of the thread run */
   guint    k;          /* S3: cycles per actor */
   guint    rounds;     /* S6: hand-off rounds per repetition */
+  guint    ops;        /* KEYED: operations per timed try phase */
 } BenchConfig;
 
 typedef struct _BenchScenario BenchScenario;
@@ -56,5 +57,6 @@ extern const BenchScenario bench_scenario_s4;       /* bench-queue.c */
 extern const BenchScenario bench_scenario_s5;       /* bench-queue.c */
 extern const BenchScenario bench_scenario_s6;       /* bench-threads.c */
 extern const BenchScenario bench_scenario_idle;     /* bench-idle.c */
+extern const BenchScenario bench_scenario_keyed;    /* bench-keyed.c */
 
 G_END_DECLS

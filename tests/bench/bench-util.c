@@ -12,6 +12,9 @@
 #if defined (HAVE_MALLINFO2) || defined (HAVE_MALLOPT)
 # include <malloc.h>
 #endif
+#ifdef HAVE_VALGRIND_CALLGRIND_H
+# include <valgrind/callgrind.h>
+#endif
 
 #include "bench-util.h"
 
@@ -346,6 +349,29 @@ bench_tasks_cleanup (void)
   g_clear_object (&task_source_object);
 }
 
+/* ---- Instruction counts ---- */
+
+/* Under valgrind --tool=callgrind, what runs between bench_callgrind_begin
+ * () and bench_callgrind_end (WHAT) is dumped on its own, as a profile
+ * whose description ends with WHAT (callgrind.out.PID.N: its 'totals' line
+ * is the instructions of that phase). Natively, and without valgrind's
+ * headers, these do nothing (a few instructions). */
+void
+bench_callgrind_begin (void)
+{
+#ifdef HAVE_VALGRIND_CALLGRIND_H
+  CALLGRIND_ZERO_STATS;
+#endif
+}
+
+void
+bench_callgrind_end (const char *what)
+{
+#ifdef HAVE_VALGRIND_CALLGRIND_H
+  CALLGRIND_DUMP_STATS_AT (what);
+#endif
+}
+
 /* ---- Memory ---- */
 
 /* Bytes malloc has handed out and not got back (main arena + mmapped). */
@@ -633,7 +659,7 @@ bench_summary_print (int reps)
 {
   g_printerr ("\naiorwlock-glib benchmark: medians of %d repetitions; ratio = lock / baseline\n\n",
               reps);
-  g_printerr ("%-4s %-44s %10s %-9s %-32s %10s %8s\n",
+  g_printerr ("%-5s %-44s %10s %-9s %-32s %10s %8s\n",
               "", "case", "lock", "unit", "baseline", "baseline", "ratio");
   for (guint i = 0; rows != NULL && i < rows->len; i++)
     {
@@ -643,7 +669,7 @@ bench_summary_print (int reps)
       format_value (value, sizeof value, row->value);
       format_value (baseline, sizeof baseline, row->baseline_value);
       format_value (r, sizeof r, bench_ratio (row->value, row->baseline_value));
-      g_printerr ("%-4s %-44s %10s %-9s %-32s %10s %8s\n",
+      g_printerr ("%-5s %-44s %10s %-9s %-32s %10s %8s\n",
                   row->scenario, row->what, value, row->unit,
                   row->baseline != NULL ? row->baseline : "-", baseline, r);
     }

@@ -78,6 +78,11 @@ void   bench_task_round_trip (GAsyncReadyCallback  callback,
                               gpointer             user_data);
 void   bench_tasks_cleanup   (void);
 
+/* ---- Instruction counts (valgrind --tool=callgrind) ---- */
+
+void bench_callgrind_begin (void);
+void bench_callgrind_end   (const char *what);
+
 /* ---- Memory ---- */
 
 double   bench_heap_in_use           (void);
