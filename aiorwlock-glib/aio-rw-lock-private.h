@@ -11,7 +11,9 @@
 
 G_BEGIN_DECLS
 
-AioRwLockCore *aio_rw_lock_get_core (AioRwLock *self);
+AioRwLock     *aio_rw_lock_new_named (AioRwLockPolicy  policy,
+                                     const char      *name);
+AioRwLockCore *aio_rw_lock_get_core  (AioRwLock       *self);
 
 /* For the tests that check the state after every step: runs @func on the
  * state of @self under its mutex. @func must not call into the lock. */

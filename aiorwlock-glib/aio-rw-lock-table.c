@@ -166,7 +166,7 @@ lock_for_key (AioRwLockTable  *self,
       if (entry != NULL)
         g_hash_table_steal (entries->map, key);
 
-      lock = g_object_new (AIO_TYPE_RW_LOCK, "policy", self->policy, "name", key, NULL);
+      lock = aio_rw_lock_new_named (self->policy, key);
       entry = g_new (Entry, 1);
       entry->key = aio_rw_lock_get_name (lock);
       g_weak_ref_init (&entry->lock, lock);
