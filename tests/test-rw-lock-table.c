@@ -405,8 +405,10 @@ test_many_keys_memory (void)
       return;
     }
   g_assert_cmpuint (peak.uordblks, >, before.uordblks + n * 64);
-  /* Back to the empty table's. */
-  g_assert_cmpuint (after.uordblks, <=, before.uordblks);
+  /* Back to the empty table's: within one page, less than a byte a key
+   * (the rest of the process moves the main arena's count by a few
+   * hundred bytes either way between runs). */
+  g_assert_cmpuint (after.uordblks, <=, before.uordblks + 4096);
 }
 
 /* Many threads look keys up, make and drop their locks at once, also
