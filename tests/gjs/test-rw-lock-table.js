@@ -5,35 +5,12 @@
 
 import Aio from 'gi://Aio?version=1';
 import Gio from 'gi://Gio';
-import GLib from 'gi://GLib';
-import System from 'system';
+import {assert, sleep, rejection, run} from './tap.js';
 
 Gio._promisify(Aio.RwLockTable.prototype, 'acquire_async', 'acquire_finish');
 Gio._promisify(Aio.RwLockTable.prototype, 'close_async', 'close_finish');
 
 const {READ, WRITE} = Aio.RwLockMode;
-const DEADLINE_MS = 10000;
-
-function assert(condition, message) {
-    if (!condition)
-        throw new Error(`assertion failed: ${message}`);
-}
-
-function sleep(ms) {
-    return new Promise(resolve => GLib.timeout_add(GLib.PRIORITY_DEFAULT, ms, () => {
-        resolve();
-        return GLib.SOURCE_REMOVE;
-    }));
-}
-
-async function rejection(promise) {
-    try {
-        await promise;
-    } catch (e) {
-        return e;
-    }
-    throw new Error('expected a rejection');
-}
 
 const tests = {
     async 'a lock per key'() {
@@ -89,34 +66,4 @@ const tests = {
     },
 };
 
-async function runAll() {
-    const names = Object.keys(tests);
-    let failures = 0;
-    print(`1..${names.length}`);
-    for (const [i, name] of names.entries()) {
-        try {
-            // eslint-disable-next-line no-await-in-loop
-            await tests[name]();
-            print(`ok ${i + 1} - ${name}`);
-        } catch (e) {
-            failures++;
-            print(`not ok ${i + 1} - ${name}`);
-            printerr(`# ${e}\n${e.stack ?? ''}`);
-        }
-    }
-    return failures;
-}
-
-const loop = new GLib.MainLoop(null, false);
-let status = 1;
-runAll().then(failures => {
-    status = failures === 0 ? 0 : 1;
-}).catch(e => logError(e)).finally(() => loop.quit());
-
-GLib.timeout_add(GLib.PRIORITY_DEFAULT, DEADLINE_MS, () => {
-    printerr(`Bail out! not finished within ${DEADLINE_MS} ms`);
-    System.exit(1);
-    return GLib.SOURCE_REMOVE;
-});
-loop.run();
-System.exit(status);
+run(tests);

@@ -7,7 +7,7 @@
 import Aio from 'gi://Aio?version=1';
 import Gio from 'gi://Gio';
 import GLib from 'gi://GLib';
-import System from 'system';
+import {assert, sleep, rejection, run} from './tap.js';
 
 // GJS 1.74 and a g-i 1.74 GIR: no automatic promisification, so wrap the
 // pairs by name. Called with its callback, a wrapped method behaves as
@@ -30,20 +30,6 @@ Gio._promisify(Aio.RwLock.prototype, 'close_async', 'close_finish');
 Gio._promisify(Aio.RwLockGuard.prototype, 'upgrade_full_async', 'upgrade_finish');
 
 const {READ, WRITE, UPGRADABLE_READ} = Aio.RwLockMode;
-const DEADLINE_MS = 10000;
-
-function assert(condition, message) {
-    if (!condition)
-        throw new Error(`assertion failed: ${message}`);
-}
-
-// Lets the main loop run for a while, to show that nothing more happens.
-function sleep(ms) {
-    return new Promise(resolve => GLib.timeout_add(GLib.PRIORITY_DEFAULT, ms, () => {
-        resolve();
-        return GLib.SOURCE_REMOVE;
-    }));
-}
 
 // Resolves to 'pending' if the promise has not settled after a short spin.
 async function settled(promise, ms = 20) {
@@ -51,15 +37,6 @@ async function settled(promise, ms = 20) {
     promise.then(() => (state = 'resolved'), () => (state = 'rejected'));
     await sleep(ms);
     return state;
-}
-
-async function rejection(promise) {
-    try {
-        await promise;
-    } catch (e) {
-        return e;
-    }
-    throw new Error('expected a rejection');
 }
 
 function thrown(fn) {
@@ -491,35 +468,4 @@ Object.assign(tests, {
     },
 });
 
-async function runAll() {
-    const names = Object.keys(tests);
-    let failures = 0;
-    print(`1..${names.length}`);
-    for (const [i, name] of names.entries()) {
-        try {
-            // eslint-disable-next-line no-await-in-loop
-            await tests[name]();
-            print(`ok ${i + 1} - ${name}`);
-        } catch (e) {
-            failures++;
-            print(`not ok ${i + 1} - ${name}`);
-            printerr(`# ${e}\n${e.stack ?? ''}`);
-        }
-    }
-    return failures;
-}
-
-const loop = new GLib.MainLoop(null, false);
-let status = 1;
-runAll().then(failures => {
-    status = failures === 0 ? 0 : 1;
-}).catch(e => logError(e)).finally(() => loop.quit());
-
-// An acquisition that never completes must fail the test, not hang it.
-GLib.timeout_add(GLib.PRIORITY_DEFAULT, DEADLINE_MS, () => {
-    printerr(`Bail out! not finished within ${DEADLINE_MS} ms`);
-    System.exit(1);
-    return GLib.SOURCE_REMOVE;
-});
-loop.run();
-System.exit(status);
+run(tests);
