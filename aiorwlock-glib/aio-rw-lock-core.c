@@ -174,6 +174,63 @@ guard_new (AioRwLockCore *self,
   return guard;
 }
 
+/* ---- Watches ---- */
+
+typedef struct
+{
+  AioRwLockChangedFunc func;
+  gpointer             user_data;
+} AioRwLockWatch;
+
+/* Unlocks after a call that may have changed the lock, telling the
+ * watches (monitors) first; without one it costs a pointer test. */
+static inline void
+unlock_changed (AioRwLockCore *self)
+{
+  for (GSList *l = self->watches; l != NULL; l = l->next)
+    {
+      AioRwLockWatch *watch = l->data;
+
+      watch->func (watch->user_data);
+    }
+  g_mutex_unlock (&self->mutex);
+}
+
+void
+aio_rw_lock_core_add_watch (AioRwLockCore        *self,
+                            AioRwLockChangedFunc  func,
+                            gpointer              user_data)
+{
+  AioRwLockWatch *watch = g_new (AioRwLockWatch, 1);
+
+  watch->func = func;
+  watch->user_data = user_data;
+  g_mutex_lock (&self->mutex);
+  self->watches = g_slist_prepend (self->watches, watch);
+  g_mutex_unlock (&self->mutex);
+}
+
+/* After this returns, @func is not running and will not be called. */
+void
+aio_rw_lock_core_remove_watch (AioRwLockCore        *self,
+                               AioRwLockChangedFunc  func,
+                               gpointer              user_data)
+{
+  g_mutex_lock (&self->mutex);
+  for (GSList *l = self->watches; l != NULL; l = l->next)
+    {
+      AioRwLockWatch *watch = l->data;
+
+      if (watch->func == func && watch->user_data == user_data)
+        {
+          self->watches = g_slist_delete_link (self->watches, l);
+          g_free (watch);
+          break;
+        }
+    }
+  g_mutex_unlock (&self->mutex);
+}
+
 /* ---- Requests ---- */
 
 static void serve_locked (AioRwLockCore *self);
@@ -407,7 +464,7 @@ on_cancelled (GCancellable    *cancellable,
     revoke_locked (self, waiter);
   /* NEW: the submission sees the flag (set before this runs) and refuses
    * it without touching the state. */
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 }
 
 /* On the waiter's context. A deadline never revokes a grant. */
@@ -419,7 +476,7 @@ on_deadline_due (AioRwLockWaiter *waiter)
   g_mutex_lock (&self->mutex);
   if (waiter->status == AIO_RW_LOCK_WAITER_QUEUED)
     withdraw_locked (self, waiter, AIO_RW_LOCK_FAILURE_TIMED_OUT);
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 }
 
 static GError *
@@ -489,12 +546,12 @@ deliver (AioRwLockCore   *self,
        * stays undecided (an upgrade pending) meanwhile. */
       revoke_if_cancelled_locked (self, waiter);
       waiter->cancelled_id = 0;
-      g_mutex_unlock (&self->mutex);
+      unlock_changed (self);
       aio_rw_lock_waiter_disconnect (waiter, cancelled_id, NULL);
       g_mutex_lock (&self->mutex);
     }
   outcome = deliver_locked (self, waiter);
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 
   aio_rw_lock_waiter_disconnect (waiter, 0, deadline);
   if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade && !waiter->is_drain)
@@ -596,7 +653,7 @@ aio_rw_lock_core_acquire_async (AioRwLockCore       *self,
 
   g_mutex_lock (&self->mutex);
   submit_locked (self, waiter, timeout_msec);
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 }
 
 AioRwLockGuard *
@@ -633,7 +690,7 @@ aio_rw_lock_core_upgrade_async (GTask               *task,
 
   g_mutex_lock (&self->mutex);
   submit_locked (self, waiter, timeout_msec);
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 }
 
 gboolean
@@ -713,7 +770,7 @@ aio_rw_lock_core_try_acquire (AioRwLockCore  *self,
   g_mutex_lock (&self->mutex);
   if (!aio_rw_lock_state_try_enter (&self->state, mode))
     failure = self->state.closed ? AIO_RW_LOCK_FAILURE_CLOSED : AIO_RW_LOCK_FAILURE_WOULD_BLOCK;
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 
   if (failure == AIO_RW_LOCK_FAILURE_NONE)
     return guard_new (self, mode);
@@ -732,7 +789,7 @@ aio_rw_lock_core_close (AioRwLockCore *self)
   while ((request = aio_rw_lock_state_pop_any (&self->state)) != NULL)
     settle_locked (self, (AioRwLockWaiter *) request,
                    AIO_RW_LOCK_WAITER_FAILED, AIO_RW_LOCK_FAILURE_CLOSED);
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 }
 
 /* Closes, then waits (as a waiter of its own, outside the state's queue)
@@ -761,7 +818,7 @@ aio_rw_lock_core_close_async (AioRwLockCore       *self,
       g_queue_push_tail (&self->drains, waiter);
       waiter->status = AIO_RW_LOCK_WAITER_QUEUED;
     }
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 }
 
 gboolean
@@ -774,15 +831,13 @@ aio_rw_lock_core_close_finish (GTask   *task,
 
 /* ---- Snapshots ---- */
 
-void
-aio_rw_lock_core_snapshot (AioRwLockCore     *self,
-                           AioRwLockSnapshot *snapshot)
+static void
+snapshot_locked (AioRwLockCore     *self,
+                 AioRwLockSnapshot *snapshot)
 {
   const AioRwLockState *state = &self->state;
-  const AioRwLockHold *write_hold;
+  const AioRwLockHold *write_hold = self->write_hold;
 
-  g_mutex_lock (&self->mutex);
-  write_hold = self->write_hold;
   /* A WRITE hold with read guards re-entered from it reads too; the state
    * keeps "a writer excludes readers". */
   snapshot->readers = aio_rw_lock_state_readers (state) +
@@ -793,6 +848,84 @@ aio_rw_lock_core_snapshot (AioRwLockCore     *self,
   snapshot->pending_readers = aio_rw_lock_state_pending_readers (state);
   snapshot->pending_writers = aio_rw_lock_state_pending_writers (state);
   snapshot->closed = state->closed;
+}
+
+void
+aio_rw_lock_core_snapshot (AioRwLockCore     *self,
+                           AioRwLockSnapshot *snapshot)
+{
+  g_mutex_lock (&self->mutex);
+  snapshot_locked (self, snapshot);
+  g_mutex_unlock (&self->mutex);
+}
+
+static void
+list_hold (AioRwLockMode       mode,
+           guint               n,
+           AioRwLockEntryFunc  func,
+           gpointer            user_data)
+{
+  AioRwLockEntry entry = { mode, FALSE, 0, 0, NULL };
+
+  for (guint i = 0; i < n; i++)
+    func (&entry, user_data);
+}
+
+/* The snapshot, and every hold and waiting request, read together: holds
+ * (WRITE, UPGRADABLE_READ, then READ), then the pending upgrade, then the
+ * queue in arrival order. @func runs under the mutex: it must not call
+ * into the lock. */
+void
+aio_rw_lock_core_list (AioRwLockCore      *self,
+                       AioRwLockSnapshot  *snapshot,
+                       AioRwLockEntryFunc  func,
+                       gpointer            user_data)
+{
+  const AioRwLockState *state = &self->state;
+  GList *heads[3];
+
+  g_mutex_lock (&self->mutex);
+  snapshot_locked (self, snapshot);
+
+  list_hold (AIO_RW_LOCK_MODE_WRITE, state->writer, func, user_data);
+  list_hold (AIO_RW_LOCK_MODE_UPGRADABLE_READ, state->upgradable, func, user_data);
+  list_hold (AIO_RW_LOCK_MODE_READ, state->n_read, func, user_data);
+
+  if (state->upgrade != NULL)
+    {
+      AioRwLockEntry entry = { AIO_RW_LOCK_MODE_WRITE, TRUE, 0, 0, NULL };
+
+      func (&entry, user_data);
+    }
+
+  /* The three queues merged by arrival. */
+  for (guint m = 0; m < G_N_ELEMENTS (heads); m++)
+    heads[m] = state->queue[m].head;
+  for (;;)
+    {
+      AioRwLockRequest *first = NULL;
+      guint first_mode = 0;
+
+      for (guint m = 0; m < G_N_ELEMENTS (heads); m++)
+        {
+          AioRwLockRequest *request = heads[m] != NULL ? heads[m]->data : NULL;
+
+          if (request != NULL && (first == NULL || request->seq < first->seq))
+            {
+              first = request;
+              first_mode = m;
+            }
+        }
+      if (first == NULL)
+        break;
+      heads[first_mode] = heads[first_mode]->next;
+
+      {
+        AioRwLockEntry entry = { first->mode, TRUE, 0, 0, NULL };
+
+        func (&entry, user_data);
+      }
+    }
   g_mutex_unlock (&self->mutex);
 }
 
@@ -847,7 +980,7 @@ aio_rw_lock_core_guard_unref (AioRwLockGuard *guard)
       g_mutex_lock (&self->mutex);
       if (!guard->released)
         release_locked (self, guard);
-      g_mutex_unlock (&self->mutex);
+      unlock_changed (self);
     }
 
   if (guard->hold != NULL && g_atomic_ref_count_dec (&guard->hold->ref_count))
@@ -893,7 +1026,7 @@ aio_rw_lock_core_guard_release (AioRwLockGuard *guard)
   was_held = !guard->released;
   if (was_held)
     release_locked (self, guard);
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 
   return was_held;
 }
@@ -945,7 +1078,7 @@ aio_rw_lock_core_guard_reenter (AioRwLockGuard  *guard,
       again->hold->n[mode]++;
     }
 
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 
   return again;
 }
@@ -967,7 +1100,7 @@ aio_rw_lock_core_guard_downgrade (AioRwLockGuard *guard)
       change_mode_locked (self, guard, AIO_RW_LOCK_MODE_READ);
       serve_locked (self);
     }
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 
   return refusal;
 }
@@ -1014,7 +1147,7 @@ aio_rw_lock_core_guard_downgrade_to (AioRwLockGuard  *guard,
       serve_locked (self);
       downgraded = TRUE;
     }
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 
   return downgraded;
 }
@@ -1047,7 +1180,7 @@ aio_rw_lock_core_guard_try_upgrade (AioRwLockGuard  *guard,
     }
   else
     failure = AIO_RW_LOCK_FAILURE_WOULD_BLOCK;
-  g_mutex_unlock (&self->mutex);
+  unlock_changed (self);
 
   if (failure != AIO_RW_LOCK_FAILURE_NONE)
     g_propagate_error (error, failure_to_error (failure, NULL));

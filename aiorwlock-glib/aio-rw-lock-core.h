@@ -28,6 +28,7 @@ typedef struct _AioRwLockCore
   AioRwLockState  state;
   AioRwLockHold  *write_hold;  /* the WRITE hold, if guards share it */
   GQueue          drains;      /* close_async waiters, until no hold is left */
+  GSList         *watches;     /* AioRwLockWatch: told of every change */
   GObject        *owner;       /* the AioRwLock; not owned */
 } AioRwLockCore;
 
@@ -44,6 +45,23 @@ typedef struct
 typedef void (*AioRwLockInspectFunc) (const AioRwLockState *state,
                                       gpointer              user_data);
 
+/* Called with the lock's mutex held, on whatever thread changed the lock:
+ * it may only schedule work elsewhere (never call into the lock). */
+typedef void (*AioRwLockChangedFunc) (gpointer user_data);
+
+/* One hold or waiting request, as aio_rw_lock_core_list () tells them. */
+typedef struct
+{
+  AioRwLockMode  mode;
+  gboolean       waiting;
+  gint64         since_usec;  /* monotonic; 0 if nothing recorded it */
+  guint64        thread_id;   /* the OS thread id; 0 if unknown */
+  const char    *label;       /* or NULL */
+} AioRwLockEntry;
+
+typedef void (*AioRwLockEntryFunc) (const AioRwLockEntry *entry,
+                                    gpointer              user_data);
+
 void             aio_rw_lock_core_init             (AioRwLockCore       *self,
                                                     GObject             *owner);
 void             aio_rw_lock_core_clear            (AioRwLockCore       *self);
@@ -54,6 +72,16 @@ void             aio_rw_lock_core_snapshot         (AioRwLockCore       *self,
                                                     AioRwLockSnapshot   *snapshot);
 void             aio_rw_lock_core_inspect          (AioRwLockCore       *self,
                                                     AioRwLockInspectFunc func,
+                                                    gpointer             user_data);
+void             aio_rw_lock_core_list             (AioRwLockCore       *self,
+                                                    AioRwLockSnapshot   *snapshot,
+                                                    AioRwLockEntryFunc   func,
+                                                    gpointer             user_data);
+void             aio_rw_lock_core_add_watch        (AioRwLockCore       *self,
+                                                    AioRwLockChangedFunc func,
+                                                    gpointer             user_data);
+void             aio_rw_lock_core_remove_watch     (AioRwLockCore       *self,
+                                                    AioRwLockChangedFunc func,
                                                     gpointer             user_data);
 
 /* Async requests. Each public _async makes its GTask with

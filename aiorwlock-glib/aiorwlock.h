@@ -13,4 +13,5 @@
 # include "aio-rw-lock.h"
 # include "aio-rw-lock-guard.h"
 # include "aio-rw-lock-table.h"
+# include "aio-rw-lock-monitor.h"
 #undef AIO_INSIDE
