@@ -182,10 +182,8 @@ typedef struct
   gpointer             user_data;
 } AioRwLockWatch;
 
-/* Unlocks after a call that may have changed the lock, telling the
- * watches (monitors) first; without one it costs a pointer test. */
-static inline void
-unlock_changed (AioRwLockCore *self)
+static G_GNUC_NO_INLINE void
+tell_watches_locked (AioRwLockCore *self)
 {
   for (GSList *l = self->watches; l != NULL; l = l->next)
     {
@@ -193,6 +191,15 @@ unlock_changed (AioRwLockCore *self)
 
       watch->func (watch->user_data);
     }
+}
+
+/* Unlocks after a call that may have changed the lock, telling the
+ * watches (monitors) first; without one it costs a pointer test. */
+static inline void
+unlock_changed (AioRwLockCore *self)
+{
+  if (G_UNLIKELY (self->watches != NULL))
+    tell_watches_locked (self);
   g_mutex_unlock (&self->mutex);
 }
 
