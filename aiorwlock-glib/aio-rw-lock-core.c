@@ -287,8 +287,13 @@ serve_locked (AioRwLockCore *self)
     {
       AioRwLockWaiter *drain;
 
-      while ((drain = g_queue_pop_head (&self->drains)) != NULL)
-        settle_locked (self, drain, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
+      GList *link;
+
+      while ((link = g_queue_pop_head_link (&self->drains)) != NULL)
+        {
+          drain = link->data;
+          settle_locked (self, drain, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
+        }
     }
 }
 
@@ -369,7 +374,7 @@ withdraw_locked (AioRwLockCore    *self,
 
   if (waiter->is_drain)
     {
-      g_queue_remove (&self->drains, waiter);
+      g_queue_unlink (&self->drains, &waiter->request.link);
       settle_locked (self, waiter, AIO_RW_LOCK_WAITER_FAILED, failure);
       return;
     }
@@ -563,6 +568,8 @@ deliver (AioRwLockCore   *self,
   aio_rw_lock_waiter_disconnect (waiter, 0, deadline);
   if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade && !waiter->is_drain)
     waiter->guard = guard_new (self, waiter->request.mode);
+  /* Last: it may hold the last reference to the lock, SELF's owner. */
+  g_clear_object (&waiter->keep_alive);
 }
 
 /* ---- Async requests ---- */
@@ -606,7 +613,8 @@ aio_rw_lock_core_task_returned (GObject      *source_object,
 }
 
 /* The waiter of @task (an acquisition, the upgrade of @upgrade_of, or the
- * wait of close_async if @is_drain), connected to the task's cancellable;
+ * wait of close_async if @is_drain), holding @keep_alive (transfer full)
+ * until its delivery, connected to the task's cancellable;
  * or NULL if that was cancelled already: the task then reports it, and the
  * lock is not touched. Once connected, its "cancelled" handler may run on
  * another thread: nothing of the waiter is set without the mutex after
@@ -617,6 +625,7 @@ waiter_new_async (AioRwLockCore       *self,
                   AioRwLockMode        mode,
                   AioRwLockGuard      *upgrade_of,
                   gboolean             is_drain,
+                  GObject             *keep_alive,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
@@ -629,6 +638,8 @@ waiter_new_async (AioRwLockCore       *self,
       waiter->guard = aio_rw_lock_core_guard_ref (upgrade_of);
     }
   waiter->is_drain = is_drain;
+  /* Held until delivery, even by a request refused as already cancelled. */
+  waiter->keep_alive = keep_alive;
   g_task_set_task_data (task, waiter, waiter_free);
   /* A cancel after the line is too late: _finish returns the guard. */
   g_task_set_check_cancellable (task, FALSE);
@@ -650,10 +661,12 @@ aio_rw_lock_core_acquire_async (AioRwLockCore       *self,
                                 GTask               *task,
                                 AioRwLockMode        mode,
                                 int                  timeout_msec,
+                                GObject             *keep_alive,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  AioRwLockWaiter *waiter = waiter_new_async (self, task, mode, NULL, FALSE, callback, user_data);
+  AioRwLockWaiter *waiter = waiter_new_async (self, task, mode, NULL, FALSE, keep_alive,
+                                              callback, user_data);
 
   if (waiter == NULL)
     return;
@@ -691,7 +704,7 @@ aio_rw_lock_core_upgrade_async (GTask               *task,
   AioRwLockCore *self = guard->core;
   AioRwLockWaiter *waiter;
 
-  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_WRITE, guard, FALSE, callback, user_data);
+  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_WRITE, guard, FALSE, NULL, callback, user_data);
   if (waiter == NULL)
     return;
 
@@ -811,7 +824,7 @@ aio_rw_lock_core_close_async (AioRwLockCore       *self,
 
   aio_rw_lock_core_close (self);
 
-  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_READ, NULL, TRUE, callback, user_data);
+  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_READ, NULL, TRUE, NULL, callback, user_data);
   if (waiter == NULL)
     return;
 
@@ -822,7 +835,8 @@ aio_rw_lock_core_close_async (AioRwLockCore       *self,
     settle_locked (self, waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
   else
     {
-      g_queue_push_tail (&self->drains, waiter);
+      /* Its request's link, unused outside the state's queues: O(1). */
+      g_queue_push_tail_link (&self->drains, &waiter->request.link);
       waiter->status = AIO_RW_LOCK_WAITER_QUEUED;
     }
   unlock_changed (self);

@@ -95,6 +95,7 @@ void             aio_rw_lock_core_acquire_async    (AioRwLockCore       *self,
                                                     GTask               *task,
                                                     AioRwLockMode        mode,
                                                     int                  timeout_msec,
+                                                    GObject             *keep_alive,
                                                     GAsyncReadyCallback  callback,
                                                     gpointer             user_data);
 AioRwLockGuard  *aio_rw_lock_core_acquire_finish   (GTask               *task,

@@ -78,8 +78,6 @@ static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (AioRwLockTable, aio_rw_lock_table, G_TYPE_OBJECT)
 
-/* Where a request's task keeps its key's lock; made at class init. */
-static GQuark table_lock_quark;
 
 /* ---- Entries ---- */
 
@@ -271,7 +269,6 @@ aio_rw_lock_table_class_init (AioRwLockTableClass *klass)
   /* As the lock's class does, and for the table's own CLOSED error. */
   (void) AIO_RW_LOCK_ERROR;
   g_type_ensure (AIO_TYPE_RW_LOCK);
-  table_lock_quark = g_quark_from_static_string ("aio-rw-lock-table-lock");
 
   /**
    * AioRwLockTable:policy: (getter get_policy)
@@ -385,19 +382,20 @@ aio_rw_lock_table_acquire_async (AioRwLockTable      *self,
 
   if ((lock = lock_for_key (self, key, &error)) == NULL)
     {
+      /* No waiter (no task data): CLOSED, whatever the cancellable says. */
       task = g_task_new (self, cancellable, callback, user_data);
       g_task_set_source_tag (task, aio_rw_lock_table_acquire_async);
+      g_task_set_check_cancellable (task, FALSE);
       g_task_return_error (task, error);
       return;
     }
 
   /* One task, as for a single lock, with the table as its source; the
-   * task keeps the key's lock alive until it is finalized. */
+   * request keeps the key's lock alive until it is delivered. */
   task = g_task_new (self, cancellable, aio_rw_lock_core_task_returned, NULL);
   g_task_set_source_tag (task, aio_rw_lock_table_acquire_async);
-  g_object_set_qdata_full (G_OBJECT (task), table_lock_quark, lock, g_object_unref);
   aio_rw_lock_core_acquire_async (aio_rw_lock_get_core (lock), g_steal_pointer (&task),
-                                  mode, timeout_msec, callback, user_data);
+                                  mode, timeout_msec, G_OBJECT (lock), callback, user_data);
 }
 
 /**
@@ -422,8 +420,8 @@ aio_rw_lock_table_acquire_finish (AioRwLockTable  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_table_acquire_async), NULL);
 
-  /* A closed table's task has no lock, and no waiter. */
-  if (g_object_get_qdata (G_OBJECT (result), table_lock_quark) == NULL)
+  /* A closed table's task has no waiter. */
+  if (g_task_get_task_data (G_TASK (result)) == NULL)
     return g_task_propagate_pointer (G_TASK (result), error);
 
   return aio_rw_lock_core_acquire_finish (G_TASK (result), error);
@@ -605,7 +603,11 @@ aio_rw_lock_table_close_async (AioRwLockTable      *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, aio_rw_lock_table_close_async);
+  /* As a lock's: a cancel after the callback started is too late. */
+  g_task_set_check_cancellable (task, FALSE);
   locks = close_entries (self);
+  if (g_task_return_error_if_cancelled (task))
+    return;
 
   drains = g_new0 (Drains, 1);
   drains->pending = locks->len + 1;

@@ -68,6 +68,8 @@ struct _AioRwLockWaiter
   AioRwLockGuard        *guard;         /* owned: an upgrade's guard, or the guard
                                          * an acquisition delivers */
   GTask                 *task;          /* owned from submission until completed */
+  GObject               *keep_alive;    /* owned until delivered: a keyed
+                                         * table's request keeps its key's lock */
   union {
     GSource             *completions;   /* async: not owned, lives as long as
                                          * the task's context */

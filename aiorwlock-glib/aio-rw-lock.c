@@ -424,7 +424,7 @@ aio_rw_lock_acquire_read_async (AioRwLock           *self,
   task = g_task_new (self, cancellable, aio_rw_lock_core_task_returned, NULL);
   g_task_set_source_tag (task, aio_rw_lock_acquire_read_async);
   aio_rw_lock_core_acquire_async (&self->core, g_steal_pointer (&task),
-                                  AIO_RW_LOCK_MODE_READ, -1, callback, user_data);
+                                  AIO_RW_LOCK_MODE_READ, -1, NULL, callback, user_data);
 }
 
 /**
@@ -478,7 +478,7 @@ aio_rw_lock_acquire_write_async (AioRwLock           *self,
   task = g_task_new (self, cancellable, aio_rw_lock_core_task_returned, NULL);
   g_task_set_source_tag (task, aio_rw_lock_acquire_write_async);
   aio_rw_lock_core_acquire_async (&self->core, g_steal_pointer (&task),
-                                  AIO_RW_LOCK_MODE_WRITE, -1, callback, user_data);
+                                  AIO_RW_LOCK_MODE_WRITE, -1, NULL, callback, user_data);
 }
 
 /**
@@ -542,7 +542,7 @@ aio_rw_lock_acquire_async (AioRwLock           *self,
   task = g_task_new (self, cancellable, aio_rw_lock_core_task_returned, NULL);
   g_task_set_source_tag (task, aio_rw_lock_acquire_async);
   aio_rw_lock_core_acquire_async (&self->core, g_steal_pointer (&task),
-                                  mode, timeout_msec, callback, user_data);
+                                  mode, timeout_msec, NULL, callback, user_data);
 }
 
 /**

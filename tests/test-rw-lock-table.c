@@ -534,6 +534,76 @@ test_close_races_acquisitions (void)
   g_object_unref (race.table);
 }
 
+typedef struct
+{
+  GCancellable *cancellable;
+  gboolean      done;
+  gboolean      drained;
+  GError       *error;
+} LateCancel;
+
+static void
+on_drained_then_cancel (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  LateCancel *late = user_data;
+
+  g_cancellable_cancel (late->cancellable);  /* the callback started: too late */
+  late->drained = aio_rw_lock_table_close_finish (AIO_RW_LOCK_TABLE (source), result, &late->error);
+  late->done = TRUE;
+}
+
+/* As for a lock: a cancel after the callback started does not count. */
+static void
+test_close_async_cancel_too_late (void)
+{
+  g_autoptr(AioRwLockTable) table = aio_rw_lock_table_new (AIO_RW_LOCK_POLICY_FAIR);
+  AioRwLockGuard *guard = aio_rw_lock_table_try_acquire (table, "k", WRITE, NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  LateCancel late = { cancellable };
+
+  aio_rw_lock_table_close_async (table, cancellable, on_drained_then_cancel, &late);
+  aio_test_iterate_pending (NULL);
+  aio_rw_lock_guard_unref (guard);
+  aio_test_iterate_until (NULL, &late.done);
+  g_assert_no_error (late.error);
+  g_assert_true (late.drained);
+}
+
+typedef struct
+{
+  gboolean done;
+  guint    n_keys;
+} DropAtOnce;
+
+static void
+on_acquired_drop_at_once (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  DropAtOnce *drop = user_data;
+  AioRwLockGuard *guard = aio_rw_lock_table_acquire_finish (AIO_RW_LOCK_TABLE (source), result, NULL);
+
+  g_assert_nonnull (guard);
+  aio_rw_lock_guard_unref (guard);
+  drop->n_keys = aio_rw_lock_table_get_n_keys (AIO_RW_LOCK_TABLE (source));
+  drop->done = TRUE;
+}
+
+/* The request does not keep the key after its delivery: a callback that
+ * drops its guard drops the entry, whatever keeps the GTask alive. */
+static void
+test_entry_gone_inside_callback (void)
+{
+  g_autoptr(AioRwLockTable) table = aio_rw_lock_table_new (AIO_RW_LOCK_POLICY_FAIR);
+  DropAtOnce drop = { 0 };
+
+  aio_rw_lock_table_acquire_async (table, "k", WRITE, -1, NULL, on_acquired_drop_at_once, &drop);
+  aio_test_iterate_until (NULL, &drop.done);
+  g_assert_cmpuint (drop.n_keys, ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -548,6 +618,8 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLockTable/blocking", test_blocking);
   g_test_add_func ("/Aio/RwLockTable/close", test_close);
   g_test_add_func ("/Aio/RwLockTable/close-async", test_close_async);
+  g_test_add_func ("/Aio/RwLockTable/close-async-cancel-too-late", test_close_async_cancel_too_late);
+  g_test_add_func ("/Aio/RwLockTable/entry-gone-inside-callback", test_entry_gone_inside_callback);
   g_test_add_func ("/Aio/RwLockTable/guard-outlives-table", test_guard_outlives_table);
   g_test_add_func ("/Aio/RwLockTable/many-keys-memory", test_many_keys_memory);
   g_test_add_func ("/Aio/RwLockTable/concurrent-lookups", test_concurrent_lookups);
