@@ -43,7 +43,15 @@
 /* The entries outlive the table object: a key's lock may outlive the table
  * (its guards keep it), and its weak notify needs the map to take its
  * entry out of. Everything here is under @mutex, the table's own (the
- * locks' mutexes are never taken while it is held, nor the other way). */
+ * locks' mutexes are never taken while it is held, nor the other way; no
+ * lock is unreffed under it). g_weak_ref_get () under it may run a
+ * binding's toggle notify, under GLib's weak-reference lock, which every
+ * finalization of a key's lock takes before @mutex: no cycle.
+ *
+ * A lock resurrected during its dispose (a reference taken by a weak
+ * notify or a signal's destroy notify of the app's) leaves the table
+ * without an entry for its key: GObject's resurrection is not supported
+ * for a key's lock. */
 typedef struct
 {
   gatomicrefcount  ref_count;  /* the table's, and one per entry */
