@@ -146,4 +146,5 @@ def assert_idle(lock):
     state = lock.__dict__.get('_aio_state')
     if state is not None:
         assert not state.waiting, f'requests still counted as on their way: {state.waiting}'
-        assert not len(state.owning), f'tasks still recorded as holding: {list(state.owning.items())}'
+        assert not state.owning, f'tasks still recorded as holding: {state.owning}'
+        assert not state.handed, f'holds handed to an awaiter still recorded: {state.handed}'

@@ -129,49 +129,54 @@ def test_repr(lock):
 # --- Holds per task, re-entry -------------------------------------------
 
 def test_writer_reenters_at_once_while_a_writer_waits(lock):
+    order = []
+
+    async def writer():
+        async with lock.writer:
+            order.append('waiting writer')
+
     async def main():
         async with lock.writer:
-            waiter = asyncio.create_task(lock.writer.acquire())
+            waiter = asyncio.create_task(writer())
             while lock.props.pending_writers == 0:
                 await asyncio.sleep(0.001)
-            # Queued behind nothing: granted at once by re-entry.
+            # Granted at once by re-entry, though a writer waits.
             async with lock.reader:
                 assert lock.reader.locked and lock.writer.locked
                 async with lock.writer:
                     async with lock.reader:
                         assert lock.props.pending_writers == 1
+                        order.append('re-entered')
+            await asyncio.sleep(0.01)
             assert not waiter.done()
-        assert await waiter is True
-        # The waiter is another task: its hold is its own.
-        with pytest.raises(RuntimeError, match='un-acquired'):
-            lock.writer.release()
-        return waiter
+        await waiter
+        return order
 
-    waiter = run_async(main())
-    # The task ended holding its write hold; the hold goes with the task.
-    assert lock.props.write_locked
-    del waiter
+    assert run_async(main()) == ['re-entered', 'waiting writer']
     assert_idle(lock)
 
 
 def test_reader_reenters_at_once_while_a_writer_waits(lock):
+    order = []
+
+    async def writer():
+        async with lock.writer:
+            order.append('waiting writer')
+
     async def main():
         async with lock.reader:
-            waiter = asyncio.create_task(lock.writer.acquire())
+            waiter = asyncio.create_task(writer())
             while lock.props.pending_writers == 0:
                 await asyncio.sleep(0.001)
-            # FAIR would queue a new reader behind the writer; this task
-            # already reads, so it re-enters at once (no self-deadlock).
+            # FAIR queues a new reader behind the writer; this task already
+            # reads, so it re-enters at once (no self-deadlock).
             async with lock.reader:
                 assert lock.props.readers == 1 and lock.props.pending_writers == 1
+                order.append('re-entered')
         await waiter
-        # Not this task's hold.
-        with pytest.raises(RuntimeError, match='un-acquired'):
-            lock.writer.release()
-        return waiter
+        return order
 
-    waiter = run_async(main())
-    del waiter
+    assert run_async(main()) == ['re-entered', 'waiting writer']
     assert_idle(lock)
 
 
@@ -209,19 +214,54 @@ def test_release_order_of_reentered_holds(lock):
     assert_idle(lock)
 
 
-def test_a_task_that_ends_holding_loses_its_hold_with_the_task(lock):
+def test_a_task_that_ends_holding_keeps_its_hold(lock):
     async def forgetful():
         await lock.writer.acquire()
+        return 'forgot'
 
     async def main():
         task = asyncio.create_task(forgetful())
-        await task
+        assert await task == 'forgot'
+        # As in aiorwlock: the hold stays the dead task's, and no other
+        # task may end it.
+        with pytest.raises(RuntimeError, match='un-acquired'):
+            lock.writer.release()
         return task
 
     task = run_async(main())
+    gc.collect()
     assert lock.props.write_locked
-    # aiorwlock would keep this hold for ever; here it ends with the task.
-    del task
+    state = lock.__dict__['_aio_state']
+    ((mode, guard),) = state.owning.pop(task)
+    guard.release()
+    assert_idle(lock)
+
+
+@pytest.mark.parametrize('side', ['reader', 'writer'])
+def test_a_task_made_of_one_acquire_hands_its_hold_on(lock, side):
+    # Python 3.11's wait_for runs its coroutine in a task of its own, which
+    # ends as soon as it holds: the hold is for the task that awaited it
+    # (aiorwlock raises "Cannot release an un-acquired lock" here, and the
+    # lock stays held).
+    async def main():
+        side_lock = getattr(lock, side)
+        assert await asyncio.wait_for(side_lock.acquire(), DEADLINE_S) is True
+        assert side_lock.locked
+        side_lock.release()
+        assert not side_lock.locked
+        with pytest.raises(RuntimeError, match='un-acquired'):
+            side_lock.release()
+
+        # Likewise a task made with create_task or ensure_future.
+        held = lock.try_acquire_write()
+        task = asyncio.ensure_future(side_lock.acquire())
+        await asyncio.sleep(0.01)
+        held.release()
+        assert await task is True
+        side_lock.release()
+        return 'ran'
+
+    assert run_async(main()) == 'ran'
     assert_idle(lock)
 
 
@@ -447,17 +487,16 @@ def test_the_fast_path_comes_back_when_nothing_waits(lock):
         state = lock.__dict__['_aio_state']
         assert state.waiting
         held.release()
-        await waiting
-        lock_reader_task = waiting
+        assert await waiting is True
         assert not state.waiting
         # No cancellable, no bridge: granted in the call.
         pending = lock.acquire_read_async()
         assert pending.done() and pending.cancellable is None
         (await pending).release()
-        return lock_reader_task
+        lock.reader.release()
+        return 'ran'
 
-    task = run_async(main())
-    del task
+    assert run_async(main()) == 'ran'
     assert_idle(lock)
 
 

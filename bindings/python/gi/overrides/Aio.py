@@ -230,9 +230,18 @@ class _LockState:
     which PyGObject keeps as long as the lock lives).
 
     ``owning``: asyncio task -> [(mode, guard), ...], the holds taken
-    through ``lock.reader`` / ``lock.writer``, oldest first. Weak keys: a
-    task that ends without releasing does not keep its holds forever, they
-    end when the task is collected (aiorwlock would keep them).
+    through ``lock.reader`` / ``lock.writer``, oldest first. As in
+    aiorwlock, a task that ends without releasing keeps its holds (the
+    lock stays held, visibly, rather than being let go behind the back of
+    whoever relied on it).
+
+    ``handed``: [(mode, guard), ...], holds taken by a task that ran
+    nothing but ``lock.reader.acquire()`` / ``lock.writer.acquire()``
+    (``asyncio.wait_for(lock.writer.acquire(), t)`` on Python 3.11, whose
+    wait_for runs the coroutine in a task of its own; ``ensure_future``;
+    ``gather``). Such a task ends as soon as it has the hold, so the hold
+    is for whoever awaited it: the ``release()`` of a task that has no hold
+    of that side of its own ends one of these.
 
     ``waiting``: (loop, key) -> number of requests of that loop on this
     lock (key None) or on this table key that are on their way, made but
@@ -240,10 +249,11 @@ class _LockState:
     only while there is none, so it never passes them.
     """
 
-    __slots__ = ('owning', 'waiting')
+    __slots__ = ('owning', 'handed', 'waiting')
 
     def __init__(self):
-        self.owning = weakref.WeakKeyDictionary()
+        self.owning = {}
+        self.handed = []
         self.waiting = {}
 
 
@@ -495,18 +505,34 @@ class _LockSide:
             task = _current_task()
         except RuntimeError:
             task = None
-        lock = self._lock
-        holds = _state_of(lock).owning.get(task) if task is not None else None
+        if task is None:
+            raise RuntimeError(_NOT_ACQUIRED)
+        state = _state_of(self._lock)
+        mode = self._mode
+        holds = state.owning.get(task)
         if holds:
-            mode = self._mode
             for i in range(len(holds) - 1, -1, -1):
                 if holds[i][0] == mode:
                     guard = holds.pop(i)[1]
                     if not holds:
-                        del _state_of(lock).owning[task]
+                        del state.owning[task]
                     Aio.RwLockGuard.release(guard)
                     return
+        handed = state.handed
+        for i in range(len(handed) - 1, -1, -1):
+            if handed[i][0] == mode:
+                Aio.RwLockGuard.release(handed.pop(i)[1])
+                return
         raise RuntimeError(_NOT_ACQUIRED)
+
+
+def _record_hold(state, task, mode, guard):
+    if getattr(task.get_coro(), 'cr_code', None) in _ACQUIRE_CODES:
+        # The task ends with this acquire: the hold is for its awaiter.
+        state.handed.append((mode, guard))
+    else:
+        state.owning[task] = [(mode, guard)]
+    return True
 
 
 async def _acquire_side(lock, mode):
@@ -529,14 +555,12 @@ async def _acquire_side(lock, mode):
         guard = Aio.RwLock.try_acquire_read(lock) if mode == _READ else \
             Aio.RwLock.try_acquire_write(lock)
         if guard is not None:
-            state.owning[task] = [(mode, guard)]
-            return True
+            return _record_hold(state, task, mode, guard)
     pending = _Pending(loop, Gio.Cancellable(), lock.acquire_finish, _release_guard,
                        _Counted(state, loop, None))
     pending._start(lambda c, cb: Aio.RwLock.acquire_async(lock, mode, -1, c, cb))
     guard = await pending
-    state.owning[task] = [(mode, guard)]
-    return True
+    return _record_hold(state, task, mode, guard)
 
 
 class _Reader(_LockSide):
@@ -571,6 +595,11 @@ class _Writer(_LockSide):
         return await _acquire_side(self._lock, _WRITE)
 
     __aenter__ = acquire
+
+
+# The coroutines of lock.reader.acquire() / lock.writer.acquire(): a task
+# that runs one of them and nothing else takes a hold for its awaiter.
+_ACQUIRE_CODES = frozenset((_Reader.acquire.__code__, _Writer.acquire.__code__))
 
 
 # --- The overridden classes -----------------------------------------------
