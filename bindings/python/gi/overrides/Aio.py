@@ -98,36 +98,42 @@ def _find_current_tasks():
 
 
 _current_tasks = _find_current_tasks()
+_current_tasks_trusted = False
 _get_ident = threading.get_ident
 _thread_state = threading.local()
 
 
-def _current_task():
-    """asyncio.current_task(), where possible without its system call.
+def _get_running_loop():
+    """asyncio.get_running_loop(), where possible without its system call.
 
-    On CPython 3.11 asyncio.get_running_loop(), and so current_task(), asks
-    the kernel for the process id on every call (to notice a fork); on a
-    virtual machine that is most of the cost of an uncontended
+    On CPython 3.11 asyncio.get_running_loop() (and so current_task())
+    asks the kernel for the process id on every call, to notice a fork; on
+    a virtual machine that was most of the cost of an uncontended
     ``async with lock.reader:``. The loop that runs on this thread is
     remembered, and trusted while it says it runs here (its
-    ``_thread_id``, as BaseEventLoop keeps it); anything else takes
-    asyncio.current_task().
+    ``_thread_id``, as BaseEventLoop keeps it); any other loop takes
+    asyncio.get_running_loop() every time.
     """
     loop_ref = getattr(_thread_state, 'loop_ref', None)
     if loop_ref is not None:
         loop = loop_ref()
         if loop is not None and loop._thread_id == _get_ident():
-            return _current_tasks.get(loop)
-    return _current_task_slowly()
+            return loop
+    loop = asyncio.get_running_loop()
+    if getattr(loop, '_thread_id', None) == _get_ident():
+        _thread_state.loop_ref = weakref.ref(loop)
+    return loop
 
 
-def _current_task_slowly():
+def _current_task():
+    """asyncio.current_task(), from the remembered loop where that gives
+    the same answer (checked on the first task seen)."""
+    global _current_tasks_trusted
+    if _current_tasks_trusted:
+        return _current_tasks.get(_get_running_loop())
     task = asyncio.current_task()
     if task is not None and _current_tasks is not None:
-        loop = task.get_loop()
-        # Remember the loop only where the shortcut gives the same answer.
-        if getattr(loop, '_thread_id', None) == _get_ident() and _current_tasks.get(loop) is task:
-            _thread_state.loop_ref = weakref.ref(loop)
+        _current_tasks_trusted = _current_tasks.get(_get_running_loop()) is task
     return task
 
 
@@ -430,7 +436,7 @@ class _Pending:
 
 def _running_loop(name):
     try:
-        return asyncio.get_running_loop()
+        return _get_running_loop()
     except RuntimeError:
         raise RuntimeError(f'{name}() without a callback returns an awaitable: '
                            'call it from a coroutine running in an asyncio event loop, '
