@@ -44,8 +44,8 @@ takes that path only while no earlier request of the same loop on the same
 lock is still on its way, so a later task never passes an earlier one but
 as the lock's policy says. On a GLib-based asyncio loop (``gi.events`` of
 PyGObject >= 3.50) requests are made on the loop's own thread and context
-and complete there, with no bridge (that path cannot run on PyGObject 3.42
-and is not tested here).
+and complete there, with no bridge (that path cannot run on PyGObject 3.42:
+the tests run it only under a stand-in loop that iterates a GLib context).
 
 Why explicit release (or ``with``) is the rule in Python: a guard that is
 never released ends its hold only when its last reference goes, and Python
@@ -64,6 +64,7 @@ import atexit
 import collections
 import os
 import threading
+import traceback
 import weakref
 
 from gi.repository import Gio, GLib
@@ -87,7 +88,6 @@ _UPGRADABLE_READ = Aio.RwLockMode.UPGRADABLE_READ
 # aiorwlock's words.
 _NOT_ACQUIRED = 'Cannot release an un-acquired lock'
 _NO_UPGRADE = 'Cannot upgrade RWLock from read to write'
-
 
 
 def _find_current_tasks():
@@ -182,7 +182,12 @@ class _Bridge:
         queue = self._queue
         while queue:
             func, args = queue.popleft()
-            func(*args)
+            try:
+                func(*args)
+            except Exception:
+                # Never reached by the override's own calls, which report
+                # their errors to their awaiters; keep serving the others.
+                traceback.print_exc()
         return GLib.SOURCE_REMOVE
 
     def stop(self):
@@ -215,14 +220,16 @@ def _stop_bridge():
         bridge.stop()
 
 
-def _forget_bridge():
-    # The child of a fork has no bridge thread: it makes its own.
-    global _bridge
+def _after_fork_in_child():
+    # The child of a fork has no bridge thread (it makes its own), and runs
+    # no loop, whatever the forking thread remembered.
+    global _bridge, _thread_state
     _bridge = None
+    _thread_state = threading.local()
 
 
 if hasattr(os, 'register_at_fork'):
-    os.register_at_fork(after_in_child=_forget_bridge)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _is_glib_loop(loop):
