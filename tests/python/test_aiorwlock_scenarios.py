@@ -76,41 +76,26 @@ def test_readers_share(any_lock):
     assert len(seen.samples) == 5 and seen.max_readers > 1
 
 
-def test_reentrant_readers_share(any_lock):
+@pytest.mark.parametrize('outer, inner', [
+    ('reader', 'reader'), ('writer', 'writer'), ('writer', 'reader')])
+def test_reentered_holds_share_or_exclude_as_their_first(any_lock, outer, inner):
+    # Readers that re-enter still share; a writer that re-enters, as a
+    # writer or as a reader, still excludes every other task.
     lock, seen = any_lock, Occupancy()
+    kind = 'readers' if outer == 'reader' else 'writers'
 
-    async def reader():
-        async with lock.reader:
-            async with lock.reader:
-                await seen.visit('readers')
+    async def task():
+        async with getattr(lock, outer):
+            async with getattr(lock, inner):
+                assert getattr(lock, outer).locked and getattr(lock, inner).locked
+                await seen.visit(kind)
 
-    run_async(in_tasks(5, reader))
-    assert len(seen.samples) == 5 and seen.max_readers > 1
-
-
-def test_reentrant_writers_exclude(any_lock):
-    lock, seen = any_lock, Occupancy()
-
-    async def writer():
-        async with lock.writer:
-            async with lock.writer:
-                await seen.visit('writers')
-
-    run_async(in_tasks(5, writer))
-    assert len(seen.samples) == 5 and seen.max_writers == 1
-
-
-def test_a_writer_that_reads_too_still_excludes(any_lock):
-    lock, seen = any_lock, Occupancy()
-
-    async def writer_reading():
-        async with lock.writer:
-            async with lock.reader:
-                assert lock.reader.locked and lock.writer.locked
-                await seen.visit('writers')
-
-    run_async(in_tasks(5, writer_reading))
-    assert len(seen.samples) == 5 and seen.max_writers == 1
+    run_async(in_tasks(5, task))
+    assert len(seen.samples) == 5
+    if kind == 'readers':
+        assert seen.max_readers > 1
+    else:
+        assert seen.max_writers == 1 and seen.max_readers == 0
 
 
 def test_readers_and_writers_never_overlap(any_lock):
@@ -267,12 +252,19 @@ def test_a_writer_gets_in_despite_a_stream_of_readers(policy):
     assert_idle(lock)
 
 
-def test_writer_preference():
+@pytest.mark.parametrize('policy, expected', [
     # aiorwlock's order: once the lock is free, a waiting writer enters
     # before readers that waited longer, and a reader waits while any
-    # writer holds or waits. PREFER_WRITERS gives the same; FAIR would let
-    # the earlier reader in first.
-    lock = Aio.RwLock(policy=PREFER_WRITERS)
+    # writer holds or waits.
+    (PREFER_WRITERS, ['writer', 'reader 1', 'reader 2']),
+    # Arrival order: the earlier reader first, the later one behind the
+    # writer.
+    (FAIR, ['reader 1', 'writer', 'reader 2']),
+    # A reader enters whenever no writer holds.
+    (PREFER_READERS, ['reader 1', 'reader 2', 'writer']),
+], ids=lambda v: v.value_nick if isinstance(v, Aio.RwLockPolicy) else '')
+def test_writer_preference(policy, expected):
+    lock = Aio.RwLock(policy=policy)
     order = []
 
     async def take(side, name):
@@ -287,33 +279,12 @@ def test_writer_preference():
             w = asyncio.create_task(take(lock.writer, 'writer'))
             await asyncio.sleep(TICK)
         await asyncio.sleep(TICK / 2)
-        # Arrives while the writer holds: waits for it.
+        # Arrives while the first to enter still holds.
         r2 = asyncio.create_task(take(lock.reader, 'reader 2'))
         await asyncio.gather(r1, w, r2)
         return order
 
-    assert run_async(main()) == ['writer', 'reader 1', 'reader 2']
-    assert_idle(lock)
-
-
-def test_fair_lets_the_earlier_reader_first():
-    lock = Aio.RwLock(policy=FAIR)
-    order = []
-
-    async def take(side, name):
-        async with side:
-            order.append(name)
-
-    async def main():
-        async with lock.writer:
-            r = asyncio.create_task(take(lock.reader, 'reader'))
-            await asyncio.sleep(TICK)
-            w = asyncio.create_task(take(lock.writer, 'writer'))
-            await asyncio.sleep(TICK)
-        await asyncio.gather(r, w)
-        return order
-
-    assert run_async(main()) == ['reader', 'writer']
+    assert run_async(main()) == expected
     assert_idle(lock)
 
 
@@ -348,48 +319,35 @@ def test_two_writers_never_hold_together(any_lock):
 
 # --- Cancellation -------------------------------------------------------
 
-def test_cancel_the_first_waiting_writer_right_after_the_release(any_lock):
-    # The asyncio.Lock deadlock aiorwlock inherited: the reader releases
-    # and, in the same loop iteration, the first waiting writer is
-    # cancelled; the second must still get in.
+@pytest.mark.parametrize('victim, when', [
+    # The asyncio.Lock deadlock aiorwlock inherited: the holder releases
+    # and, in the same loop iteration, the first waiter is cancelled.
+    (0, 'right after the release'),
+    # aiorwlock 1.5.1: a waiter cancelled while queued left the others
+    # stuck.
+    (1, 'while queued'),
+], ids=['first-after-release', 'second-while-queued'])
+@pytest.mark.parametrize('holding, waiting', [('reader', 'writer'), ('writer', 'reader')])
+def test_a_cancelled_waiter_does_not_block_the_other(any_lock, holding, waiting, victim, when):
     lock = any_lock
 
-    async def writer():
-        async with lock.writer:
-            await asyncio.sleep(TICK * 5)
-        return 'wrote'
+    async def take():
+        async with getattr(lock, waiting):
+            await asyncio.sleep(TICK)
+        return 'held'
 
     async def main():
-        async with lock.reader:
-            b = asyncio.create_task(writer())
-            c = asyncio.create_task(writer())
+        async with getattr(lock, holding):
+            tasks = [asyncio.create_task(take()) for _ in range(2)]
             await asyncio.sleep(TICK * 5)
-        b.cancel()
-        assert await c == 'wrote'
+            if when == 'while queued':
+                tasks[victim].cancel()
+                await asyncio.sleep(TICK * 5)
+        if when == 'right after the release':
+            tasks[victim].cancel()
+        assert await asyncio.wait_for(tasks[1 - victim], DEADLINE_S) == 'held'
         with pytest.raises(asyncio.CancelledError):
-            await b
-        return (lock.reader.locked, lock.writer.locked)
-
-    assert run_async(main()) == (False, False)
-
-
-def test_cancel_a_waiting_reader_right_after_the_release(any_lock):
-    lock = any_lock
-
-    async def reader():
-        async with lock.reader:
-            await asyncio.sleep(TICK * 5)
-        return 'read'
-
-    async def main():
-        async with lock.writer:
-            b = asyncio.create_task(reader())
-            c = asyncio.create_task(reader())
-            await asyncio.sleep(TICK * 5)
-        b.cancel()
-        assert await c == 'read'
-        with pytest.raises(asyncio.CancelledError):
-            await b
+            await tasks[victim]
         return (lock.reader.locked, lock.writer.locked)
 
     assert run_async(main()) == (False, False)
@@ -414,32 +372,6 @@ def test_cancelled_just_after_it_started_to_acquire(any_lock, side):
         return (lock.reader.locked, lock.writer.locked)
 
     assert run_async(main()) == (False, False)
-
-
-@pytest.mark.parametrize('waiting, holding', [('reader', 'writer'), ('writer', 'reader')])
-def test_a_cancelled_waiter_does_not_block_the_others(any_lock, waiting, holding):
-    # aiorwlock 1.5.1: a cancelled reader (writer) among the waiters left
-    # the others stuck.
-    lock = any_lock
-    acquired = []
-
-    async def take():
-        async with getattr(lock, waiting):
-            acquired.append(True)
-
-    async def main():
-        async with getattr(lock, holding):
-            b = asyncio.create_task(take())
-            c = asyncio.create_task(take())
-            await asyncio.sleep(TICK * 5)
-            c.cancel()
-            await asyncio.sleep(TICK * 5)
-        with pytest.raises(asyncio.CancelledError):
-            await c
-        await asyncio.wait_for(b, DEADLINE_S)
-        return acquired
-
-    assert run_async(main()) == [True]
 
 
 def test_a_cancel_in_the_wake_up_leaks_no_hold(any_lock):

@@ -509,6 +509,12 @@ class _LockSide:
     def __exit__(self, *exc_info):
         pass  # never reached: __enter__ raises
 
+    async def acquire(self):
+        """Waits for a hold of this side for the current task; returns True."""
+        return await _acquire_side(self._lock, self._mode)
+
+    __aenter__ = acquire
+
     async def __aexit__(self, *exc_info):
         self.release()
 
@@ -586,12 +592,6 @@ class _Reader(_LockSide):
         """Whether the lock is read-held (also by a writer that took the reader)."""
         return self._lock.is_read_locked()
 
-    async def acquire(self):
-        """Waits for a read hold for the current task; returns True."""
-        return await _acquire_side(self._lock, _READ)
-
-    __aenter__ = acquire
-
 
 class _Writer(_LockSide):
     __slots__ = ()
@@ -603,16 +603,10 @@ class _Writer(_LockSide):
         """Whether the lock is write-held."""
         return self._lock.is_write_locked()
 
-    async def acquire(self):
-        """Waits for the write hold for the current task; returns True."""
-        return await _acquire_side(self._lock, _WRITE)
 
-    __aenter__ = acquire
-
-
-# The coroutines of lock.reader.acquire() / lock.writer.acquire(): a task
-# that runs one of them and nothing else takes a hold for its awaiter.
-_ACQUIRE_CODES = frozenset((_Reader.acquire.__code__, _Writer.acquire.__code__))
+# The coroutine of lock.reader.acquire() / lock.writer.acquire(): a task
+# that runs it and nothing else takes a hold for its awaiter.
+_ACQUIRE_CODES = frozenset((_LockSide.acquire.__code__,))
 
 
 # --- The overridden classes -----------------------------------------------
