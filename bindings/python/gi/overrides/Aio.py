@@ -270,6 +270,9 @@ class _LockState:
         self.waiting = {}
 
 
+_handed_mutex = threading.Lock()
+
+
 def _state_of(obj):
     d = obj.__dict__
     state = d.get('_aio_state')
@@ -537,12 +540,16 @@ class _LockSide:
                         del state.owning[task]
                     Aio.RwLockGuard.release(guard)
                     return
-        handed = state.handed
-        for i in range(len(handed) - 1, -1, -1):
-            if handed[i][0] == mode:
-                Aio.RwLockGuard.release(handed.pop(i)[1])
-                return
-        raise RuntimeError(_NOT_ACQUIRED)
+        guard = None
+        with _handed_mutex:  # tasks of loops on other threads may take them too
+            handed = state.handed
+            for i in range(len(handed) - 1, -1, -1):
+                if handed[i][0] == mode:
+                    guard = handed.pop(i)[1]
+                    break
+        if guard is None:
+            raise RuntimeError(_NOT_ACQUIRED)
+        Aio.RwLockGuard.release(guard)
 
 
 def _record_hold(state, task, mode, guard):
