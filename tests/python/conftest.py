@@ -7,8 +7,11 @@ so the callbacks here only record (source, result); the tests call the
 _finish functions and assert in their own frame, where a failure counts.
 """
 
+import asyncio
+import faulthandler
 import gc
 import os
+import sys
 
 import gi
 gi.require_version('Aio', '1')
@@ -108,3 +111,40 @@ def assert_io_error(excinfo, code):
     assert isinstance(e, GLib.Error)
     assert e.domain == 'g-io-error-quark', e.domain
     assert e.matches(Gio.io_error_quark(), code), (e.domain, e.code, e.message)
+
+
+def run_async(coro, deadline=DEADLINE_S):
+    """Runs ``coro`` in a new asyncio event loop and returns its result.
+
+    The coroutine is cancelled and the test fails when ``deadline`` passes;
+    should even the cancellation hang, faulthandler prints every thread's
+    stack and ends the process a little later, so a hang is always a
+    failure. The caller asserts on the result, which proves that the
+    coroutine ran to its end.
+    """
+    async def bounded():
+        try:
+            return await asyncio.wait_for(coro, deadline)
+        except asyncio.TimeoutError:
+            pytest.fail(f'the coroutine did not finish within {deadline} s')
+
+    faulthandler.dump_traceback_later(deadline * 3 + 5, exit=True, file=sys.stderr)
+    try:
+        return asyncio.run(bounded())
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def assert_idle(lock):
+    """Nothing holds or waits for ``lock``, and the override keeps nothing
+    for it (no task's hold, no request on its way)."""
+    gc.collect()
+    assert lock.props.readers == 0, f'{lock.props.readers} read holds left'
+    assert not lock.props.write_locked, 'the write hold was left'
+    assert lock.props.pending_readers == 0 and lock.props.pending_writers == 0, \
+        (lock.props.pending_readers, lock.props.pending_writers)
+    state = lock.__dict__.get('_aio_state')
+    if state is not None:
+        assert not state.waiting, f'requests still counted as on their way: {state.waiting}'
+        assert not state.owning, f'tasks still recorded as holding: {state.owning}'
+        assert not state.handed, f'holds handed to an awaiter still recorded: {state.handed}'
