@@ -1350,16 +1350,23 @@ inline waiter_new_async(w, mode, upgrade_of, early)
   early = cancelled[w]
 }
 
-/* The caller's callback of an acquisition, and the
- * aio_rw_lock_core_acquire_finish () it calls: it only reads what was
- * delivered (ST; NEW: the task's own CANCELLED error). */
-inline acquire_finish(w, outcome, timeout_msec, landed)
+/* What a _finish reads of what was delivered (NEW: the task's own
+ * CANCELLED error, refused at the call); FAILURE_NONE: success. */
+inline finish_outcome(w, outcome)
 {
   if
   :: delivered[w] == WAITER_NEW -> outcome = FAILURE_CANCELLED
   :: delivered[w] == WAITER_FAILED -> outcome = failure[w]
   :: else -> assert(delivered[w] == WAITER_GRANTED); outcome = FAILURE_NONE
-  fi;
+  fi
+}
+
+/* The caller's callback of an acquisition, and the
+ * aio_rw_lock_core_acquire_finish () it calls: it only reads what was
+ * delivered (ST; NEW: the task's own CANCELLED error). */
+inline acquire_finish(w, outcome, timeout_msec, landed)
+{
+  finish_outcome(w, outcome);
   /* the line: a request whose cancel landed before it never reports
    * success, in particular not one whose "cancelled" handler ran; a
    * success holds the lock (even if cancelled since: too late), a failure
@@ -1383,11 +1390,7 @@ inline acquire_finish(w, outcome, timeout_msec, landed)
  * the upgrade was asked for. */
 inline upgrade_finish(w, outcome, landed, from, timeout_msec)
 {
-  if
-  :: delivered[w] == WAITER_NEW -> outcome = FAILURE_CANCELLED
-  :: delivered[w] == WAITER_FAILED -> outcome = failure[w]
-  :: else -> assert(delivered[w] == WAITER_GRANTED); outcome = FAILURE_NONE
-  fi;
+  finish_outcome(w, outcome);
   assert(outcome != FAILURE_NONE || !handler_ran[w]);
   assert(outcome != FAILURE_NONE || !landed);
   /* success leaves a WRITE guard; a failure leaves the guard as it was */
@@ -1557,11 +1560,7 @@ inline drain_submit_locked(w)
  * closed either way (cancelling cancels the wait, not the close). */
 inline close_finish(w, outcome, landed)
 {
-  if
-  :: delivered[w] == WAITER_NEW -> outcome = FAILURE_CANCELLED
-  :: delivered[w] == WAITER_FAILED -> outcome = failure[w]
-  :: else -> assert(delivered[w] == WAITER_GRANTED); outcome = FAILURE_NONE
-  fi;
+  finish_outcome(w, outcome);
   assert(closed);
   no_hold_left(nh_none);
   assert(outcome != FAILURE_NONE || nh_none);
