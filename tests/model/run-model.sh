@@ -47,7 +47,7 @@ safety-timeout-close                 |default|pass|safety  |-DPOLICY=FAIR -DNCLI
 safety-fair-mode-changes             |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DWITH_UPGRADE_TIMEOUT|
 safety-drain                         |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_DRAIN -DWITH_UPGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DHOLD_OPS=1|
 liveness-fair                        |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|
-liveness-fair-mode-changes           |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_UPGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DWITH_UPGRADE_TIMEOUT|
+liveness-fair-mode-changes           |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_UPGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE|
 liveness-drain                       |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_DRAIN|
 liveness-prefer-readers-starves      |default|fail|liveness|-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|acceptance cycle
 liveness-prefer-writers-starves      |default|fail|liveness|-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|acceptance cycle
@@ -74,6 +74,7 @@ liveness-fair-upgrade-timeout        |full|pass|liveness|-DPOLICY=FAIR -DNCLIENT
 safety-fair-mode-changes-3           |full|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE|
 safety-drain-2                       |full|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=1 -DWITH_DRAIN -DNDRAINS=2|
 liveness-drain-upgrade               |full|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_DRAIN -DWITH_UPGRADE|
+liveness-fair-mode-changes-timeout   |full|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_UPGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DWITH_UPGRADE_TIMEOUT|
 EOF
 }
 
