@@ -2,8 +2,9 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Written against aiorwlock-glib/ as of commit 95609be ("rw-lock: Keep an
- * upgrade pending until its cancel handler is disconnected"); a change to
+ * Written against aiorwlock-glib/ as of commit c952e92 ("rw-lock: Add the
+ * 1.1 variants: try_acquire, close_async, try_upgrade, upgrade_full and
+ * downgrade_to"; before that, 95609be); a change to
  * aio-rw-lock-core.c or aio-rw-lock-state.c must be made here too (the
  * names below say where).
  *
@@ -13,6 +14,7 @@
  *                                             upgrade, queue[3], next_seq, seq[]
  *   AioRwLockWaiter (aio-rw-lock-waiter.h)     status[], req_mode[] (request.mode),
  *                                             is_upgrade[], queued[], changed_mode[],
+ *                                             is_drain () (its index),
  *                                             failure[], woken[] (its completion is
  *                                             in its context's completion source)
  *   deliver () (aio-rw-lock-core.c)           delivered[] (outcome, what
@@ -21,11 +23,14 @@
  *                                             g_upgrade[] (guard->upgrade != NULL: from
  *                                             the upgrade's submission to its delivery)
  *   GCancellable                              cancelled[], connected[], handler_pending[]
+ *   AioRwLockCore.drains                      queued[] of the drainers' waiters
  *
  * Every client process is one thread with its own main context. It owns at
  * most one waiter and one guard at a time, so both are indexed by the client
  * id (a waiter pointer in C is a client id here; NOBODY is NULL; the
- * upgrade of guard g is waiter g).
+ * upgrade of guard g is waiter g). A drainer process (WITH_DRAIN) is a
+ * thread that calls close_async () once; its waiter comes after the
+ * clients' (NCLIENTS + k) and has no guard.
  *
  * Every section of C that runs with the core's mutex held is one d_step
  * here (the mutex makes it atomic for every other thread), and ends with
@@ -47,7 +52,7 @@
  *   try_enter, enqueue,
  *   try_upgrade, enqueue_upgrade,
  *   remove, grant_next, convert,
- *   close, pop_any
+ *   close, pop_any, has_holds
  *   renumber                      (none: keeps the seq stamps finite, below)
  *
  *                                 aio-rw-lock-core.c:
@@ -55,7 +60,9 @@
  *   set_guard_mode_locked         set_guard_mode_locked ()
  *   change_mode_locked            change_mode_locked ()
  *   settle_locked                 settle_locked ()
- *   serve_locked                  serve_locked ()
+ *   serve_locked                  serve_locked (), with at its end
+ *   serve_drains_locked           its settling of the drain waiters
+ *   drain_idle_locked             its !aio_rw_lock_state_has_holds ()
  *   submit_locked                 submit_locked (): acquisitions and upgrades
  *   withdraw_locked               withdraw_locked ()
  *   undo_upgrade_of_released_locked  undo_upgrade_of_released_locked ()
@@ -84,15 +91,23 @@
  *   acquire_finish                aio_rw_lock_core_acquire_finish ()
  *   upgrade_finish                aio_rw_lock_core_upgrade_finish ()
  *   core_close                    aio_rw_lock_core_close ()
+ *   drain_submit_locked           aio_rw_lock_core_close_async ()'s section
+ *                                 under the mutex (the drainer process
+ *                                 strings the rest together)
+ *   close_finish                  aio_rw_lock_core_close_finish ()
  *   release_locked                release_locked (), as
  *                                 aio_rw_lock_core_guard_release () calls it
  *   guard_downgrade               aio_rw_lock_core_guard_downgrade ()
- *   downgrade_refused             its refusals
+ *   downgrade_refused             its refusals (and downgrade_to ()'s of a
+ *                                 released guard or a pending upgrade)
+ *   guard_downgrade_to            aio_rw_lock_core_guard_downgrade_to ()
+ *   guard_try_upgrade             aio_rw_lock_core_guard_try_upgrade ()
  *   visible_mode_locked           visible_mode_locked (), for
  *                                 aio_rw_lock_core_guard_get_mode ()
  *   upgrade_refusal               submit_locked ()'s refusals of an upgrade
  *   guard_probe                   another thread's get_mode (), second
- *                                 upgrade_async () and downgrade () of a
+ *                                 upgrade_async () or try_upgrade () and
+ *                                 downgrade () or downgrade_to () of a
  *                                 guard whose upgrade is pending
  *
  *                                 aio-rw-lock-waiter.c:
@@ -148,10 +163,25 @@
  *                    (a READ guard is refused, a WRITE one is granted at
  *                    once, closed or not)
  *   WITH_DOWNGRADE   a WRITE / UPGRADABLE_READ holder may downgrade to READ
+ *   WITH_DOWNGRADE_TO  a WRITE holder may downgrade_to () UPGRADABLE_READ
+ *                    (to READ it is WITH_DOWNGRADE's), and a holder changes
+ *                    its mode up to twice before it releases (HOLD_OPS):
+ *                    then upgrades again, for one; implies WITH_UPGRADABLE
+ *   WITH_TRY_UPGRADE an UPGRADABLE_READ holder (any, with WITH_UPGRADE_ANY)
+ *                    may try_upgrade (); implies WITH_UPGRADABLE
+ *   HOLD_OPS=n       mode changes per hold (default 2 with
+ *                    WITH_DOWNGRADE_TO, else 1)
  *   WITH_TIMEOUT     acquisitions have a deadline of -1, 0 or >0 ms; a
  *                    deadline may expire while the request is queued
- *                    (upgrades have none: the API passes -1)
+ *   WITH_UPGRADE_TIMEOUT  upgrades are upgrade_full_async ()s with a
+ *                    deadline of -1, 0 or >0 ms (else upgrade_async (): -1)
  *   WITH_CLOSE       a closer thread may close the lock at any time
+ *   WITH_DRAIN       NDRAINS drainer threads (default 1) each call
+ *                    close_async () at any time, with a cancellable of
+ *                    their own
+ *   NO_PROMPT_DRAIN  check_invariants () does not ask that a drain waits
+ *                    only while a hold is left (for the liveness check of
+ *                    BUG_DRAIN_ON_RELEASE_ONLY)
  *   NO_CANCEL        no cancellation at all (and no canceller process:
  *                    nobody else uses a guard either)
  *   NO_GUARD_PROBE   the canceller does not run guard_probe () (for one
@@ -190,6 +220,27 @@
  *                              of its guard is not refused (guard_probe ());
  *                              with NO_GUARD_PROBE, a guard released there
  *                              gets its upgrade reported
+ *   BUG_DRAIN_EARLY            the drains complete once no guard is held,
+ *                              although a grant not yet delivered is
+ *                              (serve_locked () asks the guards, not
+ *                              aio_rw_lock_state_has_holds ())
+ *   BUG_DRAIN_ON_RELEASE_ONLY  the drains are looked at in release_locked ()
+ *                              only, not at the end of serve_locked (): a
+ *                              last hold that is handed back (revoke_locked
+ *                              ()) leaves them waiting for ever
+ *   BUG_CLOSE_AT_DRAIN         close_async () closes only when the drain
+ *                              completes: a cancelled wait leaves the lock
+ *                              open
+ *   BUG_DOWNGRADE_NO_SERVE     downgrade_to () does not serve the queue
+ *   BUG_DOWNGRADE_TO_SPLIT     downgrade_to (UPGRADABLE_READ) in two
+ *                              sections: the WRITE hold ends (whoever may
+ *                              enter is served), then UPGRADABLE_READ is
+ *                              taken
+ *   BUG_TRY_UPGRADE_IGNORES_READERS  try_upgrade () makes the hold WRITE
+ *                              without asking aio_rw_lock_state_try_upgrade
+ *                              () whether other readers hold
+ *   BUG_UPGRADE_DEADLINE_AFTER_GRANT  the deadline of an upgrade fails it
+ *                              once granted too, leaving the guard WRITE
  *
  * Properties:
  *   check_invariants(), at the end of every section under the mutex:
@@ -207,7 +258,21 @@
  *       with no handler pending is held only while its own thread is in
  *       deliver (), between the disconnect and deliver_locked (), which
  *       hands it back next (past_disconnect);
- *     - each queue is FIFO by arrival; a request is in one place at a time.
+ *     - each queue is FIFO by arrival; a request is in one place at a time;
+ *     - drain safety: a drain waiter is granted, and until its callback
+ *       stays granted, only while no hold is left, a grant not yet given
+ *       to its caller included; and it waits (in core->drains) only while
+ *       a hold is left (NO_PROMPT_DRAIN drops that).
+ *   guard_downgrade_to(): one section, so no writer and no second
+ *     UPGRADABLE_READ enters between WRITE and UPGRADABLE_READ (enter ()
+ *     asserts that, as C's does), and the queued readers it lets in are
+ *     served in it (no forgotten waiter, above).
+ *   try_upgrade_checks(): try_upgrade () succeeds only where no other
+ *     reader held, says WOULD_BLOCK only where one did (a queued writer
+ *     does not stop it), and leaves a refused guard as it was.
+ *   close_finish(): the lock is closed, also after a cancelled wait; a
+ *     drain that succeeds leaves no hold; one fails only for a cancel
+ *     that landed before its line.
  *   submit_locked(): a new request enters at once only as the policy allows
  *     (FAIR: nobody queued, so a releaser asking again queues behind the
  *     waiters it just woke).
@@ -221,21 +286,25 @@
  *     only for a guard still held; a request fails only for a reason;
  *     every request completes exactly once (settle_locked() and
  *     waiter_wake() assert one settlement and one push; the client waits
- *     for its callback).
+ *     for its callback); a failed upgrade, a timed-out one included,
+ *     leaves its guard as it was: UPGRADABLE_READ (unless another thread
+ *     released it).
  *   guard_probe(): while an upgrade waits, or is granted and its caller
  *     has not learnt of it, its guard shows the mode from before the grant,
- *     a second upgrade is refused as pending (or as released), and a
- *     downgrade is refused (doc/upgrade.md).
+ *     a second upgrade or a try_upgrade () is refused as pending (or as
+ *     released), and a downgrade is refused (doc/upgrade.md).
  *   pan: no invalid end state (no deadlock, no request left waiting).
  *   ltl no_starvation (weak fairness): every request completes; with the
  *     assertions on why a request may fail: a request that is not
  *     cancelled (nor expired, nor refused by a closed lock, nor an upgrade
- *     whose guard was released) is granted.
+ *     whose guard was released) is granted. With WITH_DRAIN, also: once
+ *     every holder has released, the (first) drain completes.
  *
  * Not modelled: blocking waiters (aio_rw_lock_core_acquire () runs
  * submit_locked (), withdraw_locked () on its deadline and deliver_locked ()
  * under the mutex, woken by a GCond instead of the completion source),
- * try_acquire (try_enter () alone), re-entered guards and their shared
+ * try_acquire (try_enter () alone; the 1.1 one only tells WOULD_BLOCK
+ * from CLOSED after it), re-entered guards and their shared
  * holds (aio_rw_lock_core_guard_reenter (), the readers rule of a WRITE
  * hold with re-entered read guards: a guard here is its hold), a caller's
  * own "cancelled" handler (so the first revoke_if_cancelled_locked () in
@@ -266,6 +335,24 @@
 #define WITH_UPGRADABLE
 #endif
 #endif
+#if defined(WITH_TRY_UPGRADE) || defined(WITH_DOWNGRADE_TO)
+#ifndef WITH_UPGRADABLE
+#define WITH_UPGRADABLE
+#endif
+#endif
+
+/* close_async () callers (drainers), each a waiter of its own after the
+ * clients' */
+#ifndef NDRAINS
+#ifdef WITH_DRAIN
+#define NDRAINS 1
+#else
+#define NDRAINS 0
+#endif
+#endif
+#define NWAITERS (NCLIENTS + NDRAINS)
+/* waiter->is_drain */
+#define is_drain(w) ((w) >= NCLIENTS)
 
 /* AioRwLockMode, and AIO_RW_LOCK_HOLD_NONE */
 #define MODE_READ             0
@@ -282,7 +369,7 @@ mtype = { WAITER_NEW, WAITER_QUEUED, WAITER_GRANTED, WAITER_FAILED, WAITER_DONE,
           FAILURE_NONE, FAILURE_CANCELLED, FAILURE_TIMED_OUT, FAILURE_NOT_AT_ONCE,
           FAILURE_CLOSED, FAILURE_ALREADY_RELEASED, FAILURE_RELEASED_WHILE_WAITING,
           FAILURE_RELEASED_BEFORE_COMPLETED, FAILURE_UPGRADE_OF_READ,
-          FAILURE_UPGRADE_PENDING };
+          FAILURE_UPGRADE_PENDING, FAILURE_WOULD_BLOCK };
 
 /* ---- AioRwLockState ---- */
 byte n_read;                 /* READ holds */
@@ -293,33 +380,34 @@ byte upgrade = NOBODY;       /* the waiter of the pending upgrade */
 chan queue[3] = [NCLIENTS] of { byte };   /* waiting requests, one FIFO per mode */
 byte next_seq;
 
-/* ---- AioRwLockWaiter (and its AioRwLockRequest), one per client ---- */
-mtype status[NCLIENTS] = WAITER_DONE;   /* DONE also: no waiter */
-byte  req_mode[NCLIENTS];    /* request.mode */
+/* ---- AioRwLockWaiter (and its AioRwLockRequest), one per client, then
+ * one per drainer (index NCLIENTS + k; seq[] is the clients' only) ---- */
+mtype status[NWAITERS] = WAITER_DONE;   /* DONE also: no waiter */
+byte  req_mode[NWAITERS];    /* request.mode */
 byte  seq[NCLIENTS];         /* request.seq */
-bool  is_upgrade[NCLIENTS];  /* request.is_upgrade */
-bool  queued[NCLIENTS];      /* request.queued */
-bool  changed_mode[NCLIENTS];
-mtype failure[NCLIENTS] = FAILURE_NONE;   /* failure */
-bool  woken[NCLIENTS];       /* its completion is in its context's completion source */
+bool  is_upgrade[NWAITERS];  /* request.is_upgrade */
+bool  queued[NWAITERS];      /* request.queued; a drain's: in core->drains */
+bool  changed_mode[NWAITERS];
+mtype failure[NWAITERS] = FAILURE_NONE;   /* failure */
+bool  woken[NWAITERS];       /* its completion is in its context's completion source */
 /* The outcome deliver_locked () returned, which the callback reads
  * (GRANTED, FAILED or NEW; 0 until deliver_locked () ran). Here it lasts
  * from deliver_locked () to the callback, which share a step except for a
  * waiter with no handler (and in mutants); a GRANTED one counts its hold
  * (owned ()) until guard_new () gives it a guard. */
-mtype delivered[NCLIENTS];
+mtype delivered[NWAITERS];
 
-/* ---- AioRwLockGuard, one per client ---- */
-byte gmode[NCLIENTS] = HOLD_NONE;  /* guard->mode; HOLD_NONE: no guard, or released */
-bool g_upgrade[NCLIENTS];    /* guard->upgrade != NULL: an upgrade its caller has not learnt of */
+/* ---- AioRwLockGuard, one per client (a drainer's is never used) ---- */
+byte gmode[NWAITERS] = HOLD_NONE;  /* guard->mode; HOLD_NONE: no guard, or released */
+bool g_upgrade[NWAITERS];    /* guard->upgrade != NULL: an upgrade its caller has not learnt of */
 
-/* ---- The GCancellable of the client's current request ---- */
-bool cancelled[NCLIENTS];        /* g_cancellable_is_cancelled () */
-bool connected[NCLIENTS];        /* on_cancelled is connected */
-bool handler_pending[NCLIENTS];  /* g_cancellable_cancel () is emitting "cancelled" */
+/* ---- The GCancellable of the waiter's current request ---- */
+bool cancelled[NWAITERS];        /* g_cancellable_is_cancelled () */
+bool connected[NWAITERS];        /* on_cancelled is connected */
+bool handler_pending[NWAITERS];  /* g_cancellable_cancel () is emitting "cancelled" */
 #ifdef LIVENESS
-bool will_cancel[NCLIENTS];      /* this request is going to be cancelled */
-bool will_release[NCLIENTS];     /* this upgrade's guard is going to be released */
+bool will_cancel[NWAITERS];      /* this request is going to be cancelled */
+bool will_release[NWAITERS];     /* this upgrade's guard is going to be released */
 #define cancel_planned(c) will_cancel[c]
 #define release_planned(c) will_release[c]
 #else
@@ -328,9 +416,11 @@ bool will_release[NCLIENTS];     /* this upgrade's guard is going to be released
 #endif
 
 /* ---- Observers, for the properties ---- */
-bool requested[NCLIENTS];    /* a request (acquire or upgrade) is between its call and its callback */
-bool handler_ran[NCLIENTS];  /* on_cancelled () ran for the current request */
-bool past_disconnect[NCLIENTS];   /* its thread is in deliver (), between the
+bool requested[NWAITERS];    /* a request (acquire, upgrade or
+                              * close_async) is between its call and its
+                              * callback */
+bool handler_ran[NWAITERS];  /* on_cancelled () ran for the current request */
+bool past_disconnect[NWAITERS];   /* its thread is in deliver (), between the
                                    * disconnect and deliver_locked () */
 
 /* Scratch of the inline macros: only used inside one d_step, so hidden
@@ -350,6 +440,13 @@ hidden byte ci_i, ci_m, ci_r, ci_u, ci_w, ci_next;
 hidden byte sp_i, sp_first, sp_f[3], sp_h;
 hidden byte sa_any, sa_wq, sa_rq;
 hidden mtype pr_refusal;
+hidden byte dr_i, dr_j;
+hidden byte dr_idle;
+hidden byte nh_i;
+hidden byte nh_none;
+hidden mtype tu_refusal;
+hidden byte tu_from, tu_readers;
+hidden byte tu_ok;
 
 /* =================================================================== */
 /* aio-rw-lock-state.c                                                  */
@@ -414,6 +511,10 @@ inline queue_head(m, h)
 
 /* queued_before () */
 #define queued_before(h, s) ((h) != NOBODY && seq[h] < (s))
+
+/* aio_rw_lock_state_has_holds (): a grant counts from the moment it is
+ * made */
+#define has_holds (n_read > 0 || upgradable || writer)
 
 /* aio_rw_lock_state_admits (): whether a new request may enter at once */
 inline admits(mode, result)
@@ -745,8 +846,53 @@ inline settle_locked(w, st, err)
   waiter_wake(w)
 }
 
+/* Whether the drain waiters may complete: aio_rw_lock_state_has_holds ()
+ * says no hold is left (serve_locked (), close_async ()). With
+ * BUG_DRAIN_EARLY they look at the guards instead, which misses a grant
+ * its caller has not been given yet. */
+inline drain_idle_locked(result)
+{
+#ifndef BUG_DRAIN_EARLY
+  result = !has_holds
+#else
+  result = true;
+  for (dr_j : 0 .. NCLIENTS - 1) {
+    if
+    :: gmode[dr_j] != HOLD_NONE -> result = false
+    :: else
+    fi
+  }
+#endif
+}
+
+/* The end of serve_locked (): once no hold is left, every drain waiter
+ * leaves core->drains, granted. (A drain is not in the state's queue:
+ * queued[] of a drainer says it is in core->drains.) With
+ * BUG_CLOSE_AT_DRAIN, close_async () closes only here. */
+inline serve_drains_locked()
+{
+  drain_idle_locked(dr_idle);
+  if
+  :: dr_idle ->
+     for (dr_i : NCLIENTS .. NWAITERS - 1) {
+       if
+       :: queued[dr_i] ->
+          queued[dr_i] = false;
+          settle_locked(dr_i, WAITER_GRANTED, FAILURE_NONE)
+#ifdef BUG_CLOSE_AT_DRAIN
+          ; core_close()
+#endif
+       :: else
+       fi
+     }
+  :: else
+  fi
+}
+
 /* serve_locked (): grants every waiting request that may enter now; each
- * grant is counted at once. */
+ * grant is counted at once. Then the drains: every change that can end
+ * the last hold reaches here (with BUG_DRAIN_ON_RELEASE_ONLY, only
+ * release_locked () looks at them). */
 inline serve_locked()
 {
   do
@@ -756,6 +902,10 @@ inline serve_locked()
      :: else -> settle_locked(sv_r, WAITER_GRANTED, FAILURE_NONE)
      fi
   od
+#if defined(WITH_DRAIN) && !defined(BUG_DRAIN_ON_RELEASE_ONLY)
+  ;
+  serve_drains_locked()
+#endif
 }
 
 /* submit_locked ()'s refusals of an upgrade of guard G after the
@@ -859,11 +1009,20 @@ inline submit_locked(w, timeout_msec, armed)
 inline withdraw_locked(w, err)
 {
   assert(status[w] == WAITER_QUEUED);
-  remove(w);
-  settle_locked(w, WAITER_FAILED, err);
-#ifndef BUG_NO_SERVE_ON_WITHDRAW
-  serve_locked()
+  if
+#ifdef WITH_DRAIN
+  :: is_drain(w) ->
+     /* g_queue_remove (&self->drains): it blocked nobody */
+     queued[w] = false;
+     settle_locked(w, WAITER_FAILED, err)
 #endif
+  :: !is_drain(w) ->
+     remove(w);
+     settle_locked(w, WAITER_FAILED, err);
+#ifndef BUG_NO_SERVE_ON_WITHDRAW
+     serve_locked()
+#endif
+  fi
 }
 
 /* undo_upgrade_of_released_locked (): a failed upgrade of a released
@@ -883,7 +1042,8 @@ inline revoke_locked(w)
 {
   assert(status[w] == WAITER_GRANTED);
   if
-  :: !is_upgrade[w] ->
+  :: is_drain(w)   /* nothing was held: only the caller's outcome changes */
+  :: !is_drain(w) && !is_upgrade[w] ->
 #ifndef BUG_REVOKE_LEAK
      convert(req_mode[w], HOLD_NONE)
 #else
@@ -968,6 +1128,11 @@ inline on_deadline_due(w)
 {
   if
   :: status[w] == WAITER_QUEUED -> withdraw_locked(w, FAILURE_TIMED_OUT)
+#ifdef BUG_UPGRADE_DEADLINE_AFTER_GRANT
+  :: status[w] == WAITER_GRANTED && is_upgrade[w] ->
+     status[w] = WAITER_FAILED;
+     failure[w] = FAILURE_TIMED_OUT
+#endif
   :: else
   fi
 }
@@ -979,7 +1144,7 @@ inline on_deadline_due(w)
 inline guard_new(w)
 {
   if
-  :: delivered[w] == WAITER_GRANTED && !is_upgrade[w] ->
+  :: delivered[w] == WAITER_GRANTED && !is_upgrade[w] && !is_drain(w) ->
      assert(gmode[w] == HOLD_NONE);
      gmode[w] = req_mode[w]
   :: else
@@ -1185,16 +1350,23 @@ inline waiter_new_async(w, mode, upgrade_of, early)
   early = cancelled[w]
 }
 
-/* The caller's callback of an acquisition, and the
- * aio_rw_lock_core_acquire_finish () it calls: it only reads what was
- * delivered (ST; NEW: the task's own CANCELLED error). */
-inline acquire_finish(w, outcome, timeout_msec, landed)
+/* What a _finish reads of what was delivered (NEW: the task's own
+ * CANCELLED error, refused at the call); FAILURE_NONE: success. */
+inline finish_outcome(w, outcome)
 {
   if
   :: delivered[w] == WAITER_NEW -> outcome = FAILURE_CANCELLED
   :: delivered[w] == WAITER_FAILED -> outcome = failure[w]
   :: else -> assert(delivered[w] == WAITER_GRANTED); outcome = FAILURE_NONE
-  fi;
+  fi
+}
+
+/* The caller's callback of an acquisition, and the
+ * aio_rw_lock_core_acquire_finish () it calls: it only reads what was
+ * delivered (ST; NEW: the task's own CANCELLED error). */
+inline acquire_finish(w, outcome, timeout_msec, landed)
+{
+  finish_outcome(w, outcome);
   /* the line: a request whose cancel landed before it never reports
    * success, in particular not one whose "cancelled" handler ran; a
    * success holds the lock (even if cancelled since: too late), a failure
@@ -1216,13 +1388,9 @@ inline acquire_finish(w, outcome, timeout_msec, landed)
 /* The caller's callback of an upgrade, and the
  * aio_rw_lock_core_upgrade_finish () it calls; FROM: the guard's mode when
  * the upgrade was asked for. */
-inline upgrade_finish(w, outcome, landed, from)
+inline upgrade_finish(w, outcome, landed, from, timeout_msec)
 {
-  if
-  :: delivered[w] == WAITER_NEW -> outcome = FAILURE_CANCELLED
-  :: delivered[w] == WAITER_FAILED -> outcome = failure[w]
-  :: else -> assert(delivered[w] == WAITER_GRANTED); outcome = FAILURE_NONE
-  fi;
+  finish_outcome(w, outcome);
   assert(outcome != FAILURE_NONE || !handler_ran[w]);
   assert(outcome != FAILURE_NONE || !landed);
   /* success leaves a WRITE guard; a failure leaves the guard as it was */
@@ -1233,7 +1401,14 @@ inline upgrade_finish(w, outcome, landed, from)
          ((outcome == FAILURE_RELEASED_WHILE_WAITING ||
            outcome == FAILURE_RELEASED_BEFORE_COMPLETED) && gmode[w] == HOLD_NONE) ||
          (outcome == FAILURE_UPGRADE_OF_READ && (from) == MODE_READ) ||
+         (outcome == FAILURE_TIMED_OUT && (timeout_msec) > 0) ||
+         (outcome == FAILURE_NOT_AT_ONCE && (timeout_msec) == 0) ||
          (outcome == FAILURE_CLOSED && closed));
+  /* a deadline fails only an upgrade that waits: the guard stays
+   * UPGRADABLE_READ (unless another thread released it since) */
+  assert((outcome != FAILURE_TIMED_OUT && outcome != FAILURE_NOT_AT_ONCE) ||
+         ((from) == MODE_UPGRADABLE_READ &&
+          (gmode[w] == MODE_UPGRADABLE_READ || gmode[w] == HOLD_NONE)));
   assert(requested[w]);
   requested[w] = false
 }
@@ -1264,6 +1439,10 @@ inline release_locked(g)
   fi;
   change_mode_locked(g, HOLD_NONE);
   serve_locked()
+#ifdef BUG_DRAIN_ON_RELEASE_ONLY
+  ;
+  serve_drains_locked()
+#endif
 }
 
 /* aio_rw_lock_core_guard_downgrade ()'s refusal (a programmer error):
@@ -1281,6 +1460,115 @@ inline guard_downgrade(g)
      serve_locked()
   :: else
   fi
+}
+
+/* mode_strength () of aio_rw_lock_core_guard_downgrade_to () */
+#define mode_strength(m) ((m) == MODE_READ -> 0 : ((m) == MODE_UPGRADABLE_READ -> 1 : 2))
+
+/* aio_rw_lock_core_guard_downgrade_to (): the guard's hold becomes MODE,
+ * a weaker one, in one section (no writer and no second UPGRADABLE_READ
+ * can enter in between), then whoever may enter now is served. Its
+ * refusals (a released guard, a pending upgrade, a mode that is not
+ * weaker) change nothing; the client never asks then. (To READ it does
+ * what guard_downgrade () does.) With BUG_DOWNGRADE_NO_SERVE it does not
+ * serve the queue. */
+inline guard_downgrade_to(g, mode)
+{
+  assert(!downgrade_refused(g) && mode_strength(mode) < mode_strength(gmode[g]));
+  change_mode_locked(g, mode);
+#ifndef BUG_DOWNGRADE_NO_SERVE
+  serve_locked()
+#else
+  skip
+#endif
+}
+
+/* aio_rw_lock_core_guard_try_upgrade (): submit_locked ()'s upgrade
+ * without waiting. Its refusals in its order (upgrade_refusal ()'s, then
+ * a closed lock), and WOULD_BLOCK where upgrade_async () would queue:
+ * while other readers hold (queued writers do not stop it). REFUSAL gets
+ * FAILURE_NONE if the guard is WRITE now. With
+ * BUG_TRY_UPGRADE_IGNORES_READERS it does not ask
+ * aio_rw_lock_state_try_upgrade () whether readers hold. */
+inline guard_try_upgrade(g, refusal)
+{
+  upgrade_refusal(g, refusal);
+  if
+  :: refusal != FAILURE_NONE
+  :: refusal == FAILURE_NONE && hold_mode_locked(g) == MODE_WRITE ->
+     change_mode_locked(g, MODE_WRITE)   /* exclusive already */
+  :: refusal == FAILURE_NONE && hold_mode_locked(g) != MODE_WRITE && closed ->
+     refusal = FAILURE_CLOSED
+  :: refusal == FAILURE_NONE && hold_mode_locked(g) != MODE_WRITE && !closed ->
+#ifndef BUG_TRY_UPGRADE_IGNORES_READERS
+     try_upgrade(tu_ok);
+#else
+     upgradable = false;
+     writer = true;
+     tu_ok = true;
+#endif
+     if
+     :: tu_ok ->
+        /* the state counts the hold as WRITE already */
+        set_guard_mode_locked(g, MODE_WRITE, sg_from, sg_to)
+     :: else -> refusal = FAILURE_WOULD_BLOCK
+     fi
+  fi
+}
+
+/* What the client asserts of its try_upgrade (), FROM being its guard's
+ * mode and READERS the READ holds before it: it succeeds only where no
+ * other reader held, and says WOULD_BLOCK only where one did (not for a
+ * queued writer); a refusal leaves the guard as it was. */
+inline try_upgrade_checks(g, refusal, from, readers)
+{
+  assert(refusal != FAILURE_NONE ||
+         (gmode[g] == MODE_WRITE && (from == MODE_WRITE || readers == 0)));
+  assert(refusal == FAILURE_NONE || gmode[g] == from);
+  assert(refusal != FAILURE_WOULD_BLOCK || (from == MODE_UPGRADABLE_READ && readers > 0));
+  assert(refusal != FAILURE_CLOSED || closed);
+  assert(refusal != FAILURE_UPGRADE_OF_READ || from == MODE_READ);
+  assert(refusal == FAILURE_NONE || refusal == FAILURE_WOULD_BLOCK ||
+         refusal == FAILURE_CLOSED || refusal == FAILURE_UPGRADE_OF_READ)
+}
+
+/* aio_rw_lock_core_close_async ()'s section under the mutex, after it
+ * closed the lock (core_close ()) and connected the cancellable: a
+ * cancelled wait fails, an idle lock grants the drain at once (its
+ * callback still comes from the main context), else it waits in
+ * core->drains. */
+inline drain_submit_locked(w)
+{
+  assert(status[w] == WAITER_NEW && is_drain(w));
+  drain_idle_locked(dr_idle);
+  if
+  :: cancelled[w] -> settle_locked(w, WAITER_FAILED, FAILURE_CANCELLED)
+  :: !cancelled[w] && dr_idle ->
+     settle_locked(w, WAITER_GRANTED, FAILURE_NONE)
+#ifdef BUG_CLOSE_AT_DRAIN
+     ; core_close()
+#endif
+  :: !cancelled[w] && !dr_idle ->
+     queued[w] = true;
+     status[w] = WAITER_QUEUED
+  fi
+}
+
+/* The caller's callback of close_async (), and the
+ * aio_rw_lock_core_close_finish () it calls: TRUE once no hold is left,
+ * or CANCELLED if the cancel landed before the line; the lock stays
+ * closed either way (cancelling cancels the wait, not the close). */
+inline close_finish(w, outcome, landed)
+{
+  finish_outcome(w, outcome);
+  assert(closed);
+  no_hold_left(nh_none);
+  assert(outcome != FAILURE_NONE || nh_none);
+  assert(outcome != FAILURE_NONE || !handler_ran[w]);
+  assert(outcome != FAILURE_NONE || !landed);
+  assert(outcome == FAILURE_NONE || (outcome == FAILURE_CANCELLED && landed));
+  assert(requested[w]);
+  requested[w] = false
 }
 
 /* An upgrade of guard G that waits, or whose grant its caller has not
@@ -1307,15 +1595,20 @@ inline guard_downgrade(g)
  *   - a second aio_rw_lock_core_upgrade_async () (its waiter, not modelled
  *     past submit_locked ()'s refusals): refused as pending, or as
  *     released;
+ *   - aio_rw_lock_core_guard_try_upgrade (): refused the same way;
  *   - aio_rw_lock_core_guard_get_mode (): a grant that made the guard
  *     WRITE does not show yet (a released guard has no mode here);
- *   - aio_rw_lock_core_guard_downgrade (): refused.
+ *   - aio_rw_lock_core_guard_downgrade () and _downgrade_to (): refused.
  * (The WRITE re-entry is refused through visible_mode_locked () too; re-
  * entry is not modelled.) */
 inline guard_probe(g)
 {
   upgrade_refusal(g, pr_refusal);
   assert(pr_refusal == FAILURE_UPGRADE_PENDING || pr_refusal == FAILURE_ALREADY_RELEASED);
+#ifdef WITH_TRY_UPGRADE
+  guard_try_upgrade(g, pr_refusal);
+  assert(pr_refusal == FAILURE_UPGRADE_PENDING || pr_refusal == FAILURE_ALREADY_RELEASED);
+#endif
   assert(gmode[g] == HOLD_NONE || !changed_mode[g] ||
          visible_mode_locked(g) == MODE_UPGRADABLE_READ);
   assert(downgrade_refused(g))
@@ -1329,8 +1622,22 @@ inline guard_probe(g)
  * granted, or decided as granted (delivered) and not yet handed back or
  * given its guard, else its guard's. */
 #define owned(c) \
-  (((status[c] == WAITER_GRANTED || delivered[c] == WAITER_GRANTED) && !is_upgrade[c]) -> \
-   req_mode[c] : gmode[c])
+  (is_drain(c) -> HOLD_NONE : \
+   (((status[c] == WAITER_GRANTED || delivered[c] == WAITER_GRANTED) && !is_upgrade[c]) -> \
+    req_mode[c] : gmode[c]))
+
+/* No client holds anything, nor has a grant it was not given yet
+ * (owned ()). */
+inline no_hold_left(result)
+{
+  result = true;
+  for (nh_i : 0 .. NCLIENTS - 1) {
+    if
+    :: owned(nh_i) != HOLD_NONE -> result = false
+    :: else
+    fi
+  }
+}
 
 /* No forgotten waiter, in the contract's terms (not through may_enter):
  * nobody stays queued whom the policy would let in now. Also checks that
@@ -1392,7 +1699,7 @@ inline spec_no_forgotten_waiter()
 inline check_invariants()
 {
   ci_r = 0; ci_u = 0; ci_w = 0;
-  for (ci_i : 0 .. NCLIENTS - 1) {
+  for (ci_i : 0 .. NWAITERS - 1) {
     ci_m = owned(ci_i);
     if
     :: ci_m == MODE_READ -> ci_r++
@@ -1427,6 +1734,19 @@ inline check_invariants()
   assert(n_read == ci_r);
   assert(upgradable == (ci_u > 0));
   assert(writer == (ci_w > 0));
+#ifdef WITH_DRAIN
+  for (ci_i : NCLIENTS .. NWAITERS - 1) {
+    /* a drain is granted only once no hold is left, a grant not yet
+     * given to its caller included; none comes back until its callback
+     * (the lock is closed) */
+    assert(!(status[ci_i] == WAITER_GRANTED || delivered[ci_i] == WAITER_GRANTED) ||
+           (ci_r == 0 && ci_u == 0 && ci_w == 0));
+#ifndef NO_PROMPT_DRAIN
+    /* no forgotten drain: it waits only while a hold is left */
+    assert(!queued[ci_i] || has_holds);
+#endif
+  }
+#endif
   /* serve_locked() left nobody who may enter now */
   peek_next(ci_next);
   assert(ci_next == NOBODY);
@@ -1441,8 +1761,15 @@ inline check_invariants()
  * passed, the lock was closed or, for an upgrade, the guard was released
  * or is a READ guard),
  * it says: a request that is not cancelled is eventually granted.
- * ([] <> !requested[0] is [] (requested[0] -> <> !requested[0]).) */
+ * ([] <> !requested[0] is [] (requested[0] -> <> !requested[0]).)
+ * With WITH_DRAIN, also the first drainer's close_async () completes:
+ * once every holder has released (the clients always do), its callback
+ * runs, granted or cancelled. */
+#ifndef WITH_DRAIN
 ltl no_starvation { [] <> !requested[0] }
+#else
+ltl no_starvation { [] <> !requested[0] && [] <> !requested[NCLIENTS] }
+#endif
 
 
 /* =================================================================== */
@@ -1475,19 +1802,67 @@ ltl no_starvation { [] <> !requested[0] }
 inline callback(w)
 {
   if
-  :: is_upgrade[w] -> upgrade_finish(w, outcome, landed, umode)
-  :: else -> acquire_finish(w, outcome, timeout_msec, landed)
+#ifdef WITH_DRAIN
+  :: is_drain(w) -> close_finish(w, outcome, landed)
+#endif
+  :: !is_drain(w) && is_upgrade[w] -> upgrade_finish(w, outcome, landed, umode, timeout_msec)
+  :: !is_drain(w) && !is_upgrade[w] -> acquire_finish(w, outcome, timeout_msec, landed)
   fi;
   waiter_free(w);
   FORGET_CANCEL; delivered[w] = 0;
   landed = false; early = false
 }
 
+/* The client's main loop while its request W is out: the completion
+ * source, or the deadline (which may still fire until deliver () destroys
+ * it, and then does nothing, the waiter not being QUEUED). */
+inline await_completion(w, armed)
+{
+  do
+  :: d_step {
+       woken[w] -> on_completion(w); armed = false;
+       task_returned_locked(w)   /* after GTask's deferral */
+     }
+     break
+#if defined(WITH_TIMEOUT) || defined(WITH_UPGRADE_TIMEOUT)
+  :: d_step { armed -> armed = false; on_deadline_due(w); check_invariants() }
+#endif
+  od
+}
+
+/* How many times a client changes its guard's mode before it releases it
+ * (downgrade, downgrade_to, try_upgrade, upgrade): twice with
+ * WITH_DOWNGRADE_TO (WRITE -> UPGRADABLE_READ, then an upgrade again),
+ * else once. */
+#ifndef HOLD_OPS
+#ifdef WITH_DOWNGRADE_TO
+#define HOLD_OPS 2
+#else
+#define HOLD_OPS 1
+#endif
+#endif
+
+/* The guards a client upgrades (upgrade_async (), try_upgrade ()): an
+ * UPGRADABLE_READ one, or with WITH_UPGRADE_ANY any it holds (READ is
+ * refused, WRITE is granted at once) */
+#ifndef WITH_UPGRADE_ANY
+#define upgrades(g) (gmode[g] == MODE_UPGRADABLE_READ)
+#else
+#define upgrades(g) (gmode[g] != HOLD_NONE)
+#endif
+
+#ifdef WITH_UPGRADE_TIMEOUT
+#define UPGRADE_TIMEOUT if :: timeout_msec = -1 :: timeout_msec = 0 :: timeout_msec = 1 fi
+#else
+#define UPGRADE_TIMEOUT timeout_msec = -1
+#endif
+
 proctype client(byte i)
 {
   byte iter;
   byte mode;
   byte umode;        /* the guard's mode when its upgrade was asked for */
+  byte ops;          /* mode changes of the current hold */
   mtype outcome;     /* what its callback saw */
   bool armed;        /* a deadline source is attached */
   bool early;        /* cancelled at the call: the task returned at once */
@@ -1525,19 +1900,7 @@ end_idle:
      :: else ->
         d_step { waiter_connect(i) }
         d_step { submit_locked(i, timeout_msec, armed); check_invariants() }
-        /* the main loop: the completion source, or the deadline (which
-         * may still fire until deliver () destroys it, and then does
-         * nothing, the waiter not being QUEUED) */
-        do
-        :: d_step {
-             woken[i] -> on_completion(i); armed = false;
-             task_returned_locked(i)   /* after GTask's deferral */
-           }
-           break
-#ifdef WITH_TIMEOUT
-        :: d_step { armed -> armed = false; on_deadline_due(i); check_invariants() }
-#endif
-        od
+        await_completion(i, armed)
      fi;
      skip;   /* (spin: a break may not jump straight into a d_step) */
      /* the task's callback, which runs the caller's */
@@ -1546,33 +1909,75 @@ end_idle:
      if
      :: outcome == FAILURE_NONE ->
         /* it holds; maybe changes its mode, then releases */
-        if
-        :: skip
+        do
+        :: break
 #ifdef WITH_DOWNGRADE
-        :: gmode[i] != MODE_READ ->
-           d_step { guard_downgrade(i); check_invariants() }
+        :: d_step {
+             ops < HOLD_OPS && (gmode[i] == MODE_WRITE || gmode[i] == MODE_UPGRADABLE_READ) ->
+             ops++;
+             guard_downgrade(i);
+             check_invariants()
+           }
+#endif
+#ifdef WITH_DOWNGRADE_TO
+        :: /* aio_rw_lock_guard_downgrade_to (UPGRADABLE_READ) of a WRITE
+            * guard (to READ it is the downgrade above) */
+#ifndef BUG_DOWNGRADE_TO_SPLIT
+           d_step {
+             ops < HOLD_OPS && gmode[i] == MODE_WRITE ->
+             ops++;
+             guard_downgrade_to(i, MODE_UPGRADABLE_READ);
+             check_invariants()
+           }
+#else
+           /* in two sections: the WRITE hold ends (whoever may enter is
+            * served), then the guard takes UPGRADABLE_READ */
+           d_step {
+             ops < HOLD_OPS && gmode[i] == MODE_WRITE ->
+             ops++;
+             change_mode_locked(i, HOLD_NONE);
+             serve_locked();
+             check_invariants()
+           }
+           d_step { change_mode_locked(i, MODE_UPGRADABLE_READ); serve_locked(); check_invariants() }
+#endif
+#endif
+#ifdef WITH_TRY_UPGRADE
+        :: /* aio_rw_lock_guard_try_upgrade () */
+           d_step {
+             ops < HOLD_OPS && upgrades(i) ->
+             ops++;
+             tu_from = gmode[i];
+             tu_readers = n_read;
+             guard_try_upgrade(i, tu_refusal);
+             try_upgrade_checks(i, tu_refusal, tu_from, tu_readers);
+             check_invariants()
+           }
 #endif
 #ifdef WITH_UPGRADE
-        :: /* aio_rw_lock_guard_upgrade_async (cancellable), of an
-            * UPGRADABLE_READ guard (it waits for the other readers), or
-            * with WITH_UPGRADE_ANY of any guard (READ is refused, WRITE
-            * is granted at once) */
-#ifndef WITH_UPGRADE_ANY
-           gmode[i] == MODE_UPGRADABLE_READ ->
-#endif
-           atomic { umode = gmode[i]; WILL_CANCEL; WILL_RELEASE; requested[i] = true }
+        :: /* aio_rw_lock_guard_upgrade_async (cancellable) (it waits for
+            * the other readers), or with WITH_UPGRADE_TIMEOUT
+            * upgrade_full_async (timeout, cancellable) */
+           atomic {
+             ops < HOLD_OPS && upgrades(i) ->
+             ops++;
+             umode = gmode[i];
+             UPGRADE_TIMEOUT;
+             WILL_CANCEL; WILL_RELEASE;
+             requested[i] = true
+           }
            d_step { waiter_new_async(i, MODE_WRITE, true, early) }
            if
            :: early
            :: else ->
               d_step { waiter_connect(i) }
-              d_step { submit_locked(i, -1, armed); check_invariants() }
+              d_step { submit_locked(i, timeout_msec, armed); check_invariants() }
               /* (the guard may be released meanwhile: see canceller) */
-              d_step { woken[i] -> on_completion(i); task_returned_locked(i) }
+              await_completion(i, armed)
            fi;
-           task_returned(i, landed, early);
+           task_returned(i, landed, early)
 #endif
-        fi;
+        od;
         if
         :: d_step { gmode[i] != HOLD_NONE -> release_locked(i); check_invariants() }
         :: else
@@ -1584,7 +1989,7 @@ end_idle:
        assert(gmode[i] == HOLD_NONE && !requested[i] && !woken[i]);
        assert(status[i] == WAITER_DONE);
        /* forget the dead locals, so equal states look equal */
-       mode = 0; umode = 0; outcome = 0; armed = false;
+       mode = 0; umode = 0; ops = 0; outcome = 0; armed = false;
        timeout_msec = 0;
        NEXT_ITERATION
      }
@@ -1594,7 +1999,8 @@ end_idle:
 
 /* Another thread of client C's: it cancels C's requests and, with
  * WITH_UPGRADE, uses C's guard while its upgrade is under way (each
- * thread holding a reference to it).
+ * thread holding a reference to it). For a drainer C it only cancels the
+ * wait of its close_async ().
  *
  * The cancel: at any time (before the call looks at the cancellable, while
  * NEW, QUEUED, GRANTED, woken (in GTask's deferral is the same), in
@@ -1657,6 +2063,49 @@ active proctype closer()
 }
 #endif
 
+#ifdef WITH_DRAIN
+/* A thread that calls aio_rw_lock_close_async (cancellable) once, at any
+ * time, then runs its main loop until its callback: it closes the lock
+ * (aio_rw_lock_core_close (), a section of its own), makes its waiter
+ * (refused at the call if already cancelled), connects the cancellable,
+ * and settles, or queues into core->drains, under the mutex. Its
+ * canceller process may cancel the wait. With LIVENESS, whether it calls
+ * close_async () at all is chosen when it starts (weak fairness would
+ * force the close into every run otherwise, and no_starvation would only
+ * be checked on a closed lock). umode and timeout_msec are callback ()'s,
+ * unused. */
+proctype drainer(byte i)
+{
+  byte umode;
+  mtype outcome;
+  bool early;
+  bool landed;
+  short timeout_msec;
+
+#ifdef LIVENESS
+  if
+  :: true
+  :: true -> goto end_drainer
+  fi;
+#endif
+  atomic { WILL_CANCEL; requested[i] = true }
+#ifndef BUG_CLOSE_AT_DRAIN
+  d_step { core_close(); check_invariants() }
+#endif
+  d_step { waiter_new_async(i, MODE_READ, false, early) }
+  if
+  :: early
+  :: else ->
+     d_step { waiter_connect(i) }
+     d_step { drain_submit_locked(i); check_invariants() }
+     d_step { woken[i] -> on_completion(i); task_returned_locked(i) }
+  fi;
+  task_returned(i, landed, early);
+end_drainer:
+  skip
+}
+#endif
+
 init
 {
   byte c;
@@ -1668,6 +2117,14 @@ init
       ; run canceller(c)
 #endif
     }
+#ifdef WITH_DRAIN
+    for (c : NCLIENTS .. NWAITERS - 1) {
+      run drainer(c)
+#ifndef NO_CANCEL
+      ; run canceller(c)
+#endif
+    }
+#endif
     c = 0
   }
 }

@@ -40,11 +40,15 @@ checks_table() {
 safety-fair                          |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2|
 safety-prefer-writers                |default|pass|safety  |-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=2|
 safety-prefer-readers                |default|pass|safety  |-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=2|
-safety-fair-upgrade                  |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE|
-safety-prefer-writers-upgrade        |default|pass|safety  |-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE|
-safety-prefer-readers-upgrade        |default|pass|safety  |-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE|
+safety-fair-upgrade                  |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DHOLD_OPS=1|
+safety-prefer-writers-upgrade        |default|pass|safety  |-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DHOLD_OPS=1|
+safety-prefer-readers-upgrade        |default|pass|safety  |-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DHOLD_OPS=1|
 safety-timeout-close                 |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_UPGRADE -DWITH_UPGRADE_ANY -DWITH_DOWNGRADE -DWITH_TIMEOUT -DWITH_CLOSE|
+safety-fair-mode-changes             |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DWITH_UPGRADE_TIMEOUT|
+safety-drain                         |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_DRAIN -DWITH_UPGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DHOLD_OPS=1|
 liveness-fair                        |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|
+liveness-fair-mode-changes           |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_UPGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE|
+liveness-drain                       |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_DRAIN|
 liveness-prefer-readers-starves      |default|fail|liveness|-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|acceptance cycle
 liveness-prefer-writers-starves      |default|fail|liveness|-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|acceptance cycle
 mutant-revoke-leak                   |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DBUG_REVOKE_LEAK|assertion violated \((n_read==ci_r|upgradable==|writer==)
@@ -54,11 +58,23 @@ mutant-no-cancel-check-at-submit     |default|fail|safety  |-DPOLICY=FAIR -DNCLI
 mutant-decide-at-dispatch            |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DBUG_DECIDE_AT_DISPATCH|assertion violated \(\(outcome!=[0-9]+\)\|\| !\(landed\)\)
 mutant-decide-before-disconnect      |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE -DBUG_DECIDE_BEFORE_DISCONNECT|assertion violated \(\(pr_refusal==[0-9]+\)\|\|\(pr_refusal==[0-9]+\)\)
 mutant-decide-before-disc-released   |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE -DBUG_DECIDE_BEFORE_DISCONNECT -DNO_GUARD_PROBE|assertion violated \(\(outcome!=[0-9]+\)\|\|\(gmode\[i\]==[0-9]+\)\)
+mutant-drain-early                   |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=1 -DWITH_DRAIN -DBUG_DRAIN_EARLY|assertion violated .*\|\|\(\(\(ci_r==0\)&&\(ci_u==0\)\)&&\(ci_w==0\)\)\)
+mutant-drain-on-release-only         |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=1 -DWITH_DRAIN -DBUG_DRAIN_ON_RELEASE_ONLY|assertion violated \( !\(queued\[ci_i\]\)\|\|
+mutant-drain-on-release-only-starves |default|fail|liveness|-DPOLICY=FAIR -DNCLIENTS=1 -DITERATIONS=0 -DLIVENESS -DWITH_DRAIN -DBUG_DRAIN_ON_RELEASE_ONLY -DNO_PROMPT_DRAIN|acceptance cycle
+mutant-close-at-drain                |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_DRAIN -DBUG_CLOSE_AT_DRAIN|assertion violated closed
+mutant-downgrade-no-serve            |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_DOWNGRADE_TO -DBUG_DOWNGRADE_NO_SERVE|assertion violated \(ci_next==255\)
+mutant-downgrade-to-split            |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_DOWNGRADE_TO -DBUG_DOWNGRADE_TO_SPLIT|assertion violated \( !\(upgradable\)&& !\(writer\)\)
+mutant-try-upgrade-ignores-readers   |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_TRY_UPGRADE -DBUG_TRY_UPGRADE_IGNORES_READERS|assertion violated \(\(tu_refusal!=[0-9]+\)\|\|
+mutant-upgrade-deadline-after-grant  |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_UPGRADE -DWITH_UPGRADE_TIMEOUT -DBUG_UPGRADE_DEADLINE_AFTER_GRANT|assertion violated .*\(gmode\[i\]==umode\)
 safety-fair-forever                  |full|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=0 -DWITH_UPGRADABLE|
 safety-prefer-writers-upgradable     |full|pass|safety  |-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=2 -DWITH_UPGRADABLE|
 safety-prefer-readers-upgradable     |full|pass|safety  |-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=2 -DWITH_UPGRADABLE|
 safety-timeout-close-3               |full|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_TIMEOUT -DWITH_CLOSE|
 liveness-fair-upgrade-timeout        |full|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_TIMEOUT|
+safety-fair-mode-changes-3           |full|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE|
+safety-drain-2                       |full|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=1 -DWITH_DRAIN -DNDRAINS=2|
+liveness-drain-upgrade               |full|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_DRAIN -DWITH_UPGRADE|
+liveness-fair-mode-changes-timeout   |full|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_UPGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DWITH_UPGRADE_TIMEOUT|
 EOF
 }
 
