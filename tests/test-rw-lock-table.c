@@ -604,6 +604,135 @@ test_entry_gone_inside_callback (void)
   g_assert_cmpuint (drop.n_keys, ==, 0);
 }
 
+typedef struct
+{
+  AioRwLockTable *table;
+  AioRwLockGuard *guard;
+  gint            go;
+} TableAndGuard;
+
+static gpointer
+unref_guard_at_go (gpointer data)
+{
+  TableAndGuard *t = data;
+
+  while (!g_atomic_int_get (&t->go))
+    ;
+  aio_rw_lock_guard_unref (t->guard);
+  return NULL;
+}
+
+/* The table finalized on one thread while the last guard of a key goes on
+ * another, its lock finalized there (the entries outlive the table). */
+static void
+test_table_and_lock_finalized_at_once (void)
+{
+  for (guint i = 0; i < (g_test_slow () ? 20000u : 3000u); i++)
+    {
+      TableAndGuard t = { aio_rw_lock_table_new (AIO_RW_LOCK_POLICY_FAIR) };
+      GThread *thread;
+
+      t.guard = aio_rw_lock_table_try_acquire (t.table, "k", WRITE, NULL);
+      thread = g_thread_new ("last-guard", unref_guard_at_go, &t);
+      g_atomic_int_set (&t.go, 1);
+      g_object_unref (t.table);
+      g_thread_join (thread);
+    }
+}
+
+#define N_ASYNC_KEYS 3
+
+typedef struct
+{
+  AioRwLockTable *table;
+  gint            inside[N_ASYNC_KEYS];
+  gint            violations;
+  guint           rounds;
+} AsyncRace;
+
+typedef struct
+{
+  AsyncRace *race;
+  guint      k;
+  gboolean   done;
+} AsyncRequest;
+
+static void
+on_async_race_acquired (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  AsyncRequest *request = user_data;
+  AioRwLockGuard *guard;
+
+  guard = aio_rw_lock_table_acquire_finish (AIO_RW_LOCK_TABLE (source), result, NULL);
+  if (guard != NULL)
+    {
+      if (g_atomic_int_add (&request->race->inside[request->k], 1) != 0)
+        g_atomic_int_inc (&request->race->violations);
+      g_thread_yield ();
+      g_atomic_int_add (&request->race->inside[request->k], -1);
+      aio_rw_lock_guard_unref (guard);
+    }
+  request->done = TRUE;
+}
+
+static gpointer
+async_race_thread (gpointer data)
+{
+  AsyncRace *race = data;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  GRand *rand = g_rand_new_with_seed (g_test_rand_int ());
+
+  g_main_context_push_thread_default (context);
+  for (guint i = 0; i < race->rounds; i++)
+    {
+      AsyncRequest request = { race, g_rand_int_range (rand, 0, N_ASYNC_KEYS) };
+      char key[4] = { 'k', '0' + request.k, 0 };
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+      aio_rw_lock_table_acquire_async (race->table, key, WRITE, g_rand_boolean (rand) ? -1 : 1,
+                                       cancellable, on_async_race_acquired, &request);
+      switch (g_rand_int_range (rand, 0, 16))
+        {
+        case 0:
+        case 1:
+          g_cancellable_cancel (cancellable);
+          break;
+        case 2:
+          aio_test_cancel_from_thread (cancellable);
+          break;
+        default:
+          break;
+        }
+      aio_test_iterate_until (context, &request.done);
+    }
+  aio_test_iterate_pending (context);
+  g_main_context_pop_thread_default (context);
+  g_rand_free (rand);
+  return NULL;
+}
+
+/* Async requests of keys on three threads' contexts, with deadlines and
+ * cancels from this and other threads: no two WRITE holds of a key
+ * overlap, and the keys go with the requests. */
+static void
+test_async_races (void)
+{
+  AsyncRace race = { aio_rw_lock_table_new (AIO_RW_LOCK_POLICY_FAIR) };
+  GThread *threads[3];
+
+  race.rounds = g_test_slow () ? 50000 : 5000;
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("table-async", async_race_thread, &race);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+
+  g_assert_cmpint (race.violations, ==, 0);
+  g_assert_cmpuint (aio_rw_lock_table_get_n_keys (race.table), ==, 0);
+  g_object_unref (race.table);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -624,6 +753,8 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLockTable/many-keys-memory", test_many_keys_memory);
   g_test_add_func ("/Aio/RwLockTable/concurrent-lookups", test_concurrent_lookups);
   g_test_add_func ("/Aio/RwLockTable/close-races-acquisitions", test_close_races_acquisitions);
+  g_test_add_func ("/Aio/RwLockTable/table-and-lock-finalized-at-once", test_table_and_lock_finalized_at_once);
+  g_test_add_func ("/Aio/RwLockTable/async-races", test_async_races);
 
   return g_test_run ();
 }
