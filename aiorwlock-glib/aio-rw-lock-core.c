@@ -1105,27 +1105,6 @@ aio_rw_lock_core_guard_reenter (AioRwLockGuard  *guard,
 }
 
 /* NULL, or why downgrading is a programmer error. */
-const char *
-aio_rw_lock_core_guard_downgrade (AioRwLockGuard *guard)
-{
-  AioRwLockCore *self = guard->core;
-  const char *refusal = NULL;
-
-  g_mutex_lock (&self->mutex);
-  if (guard->released)
-    refusal = "the guard was already released";
-  else if (guard->upgrade != NULL)
-    refusal = "the guard's upgrade is pending";
-  else if (guard->mode != AIO_RW_LOCK_MODE_READ)
-    {
-      change_mode_locked (self, guard, AIO_RW_LOCK_MODE_READ);
-      serve_locked (self);
-    }
-  unlock_changed (self);
-
-  return refusal;
-}
-
 /* How much a mode lets its holder do: READ < UPGRADABLE_READ < WRITE. */
 static guint
 mode_strength (AioRwLockMode mode)
@@ -1171,6 +1150,21 @@ aio_rw_lock_core_guard_downgrade_to (AioRwLockGuard  *guard,
   unlock_changed (self);
 
   return downgraded;
+}
+
+/* NULL, or why downgrading to READ is a programmer error: downgrade_to ()
+ * with a READ guard left as it is. */
+const char *
+aio_rw_lock_core_guard_downgrade (AioRwLockGuard *guard)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (aio_rw_lock_core_guard_downgrade_to (guard, AIO_RW_LOCK_MODE_READ, &error) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+    return NULL;
+  if (g_error_matches (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD))
+    return "the guard was already released";
+  return "the guard's upgrade is pending";
 }
 
 /* The upgrade of submit_locked (), without waiting. */
