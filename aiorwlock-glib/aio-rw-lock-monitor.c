@@ -132,8 +132,9 @@ aio_rw_lock_hold_info_class_init (AioRwLockHoldInfoClass *klass)
   /**
    * AioRwLockHoldInfo:thread-id: (getter get_thread_id)
    *
-   * The operating system's id of the thread that made the request, or 0
-   * if it is not known.
+   * The operating system's id of the thread that made the request (on
+   * Linux, gettid(): what `ps -L`, `top -H`, gdb and Sysprof show), or 0
+   * if it began before anything recorded it.
    *
    * Since: 1.1
    */
@@ -145,7 +146,8 @@ aio_rw_lock_hold_info_class_init (AioRwLockHoldInfoClass *klass)
   /**
    * AioRwLockHoldInfo:label: (getter get_label)
    *
-   * The label its holder set on the guard, or `NULL`.
+   * The label its holder set with [method@Aio.RwLockGuard.set_label], or
+   * `NULL`. Waiting requests have none.
    *
    * Since: 1.1
    */
@@ -291,6 +293,18 @@ aio_rw_lock_hold_info_get_label (AioRwLockHoldInfo *self)
  * at most once per main-loop iteration, however many changes came in
  * between. Use and drop a monitor on the thread of its context, as a
  * #GFileMonitor.
+ *
+ * While a monitor of a lock exists, the lock records when each hold and
+ * wait began, the operating-system thread that made it and the label its
+ * holder set with [method@Aio.RwLockGuard.set_label]. Holds and waits
+ * that began before (when neither a monitor, `AIO_RW_LOCK_DEBUG` nor a
+ * Sysprof capture was recording) are listed with
+ * [property@Aio.RwLockHoldInfo:since-usec] and
+ * [property@Aio.RwLockHoldInfo:thread-id] 0. Items are listed holds
+ * first (WRITE, UPGRADABLE_READ, then READ; those begun unrecorded
+ * first, then by when they began), then the pending upgrade, then the
+ * waiting requests in the order they arrived. A WRITE hold whose guard
+ * re-entered the lock for reading is one item.
  *
  * Since: 1.1
  */

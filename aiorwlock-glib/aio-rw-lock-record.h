@@ -35,8 +35,9 @@ struct _AioRwLockRecord
   gint64         since_usec;  /* monotonic; 0 if it began unrecorded */
   guint64        thread_id;   /* OS thread id; 0 if unknown */
   AioRwLockMode  mode;
-  guint          waiting : 1;
-  guint          logged : 1;  /* the watchdog told that it is long */
+  gboolean       waiting;
+  gboolean       logged;      /* the watchdog told that it is long; its
+                               * own word, not a bit beside the core's */
 };
 
 gboolean          aio_rw_lock_record_enabled   (void);

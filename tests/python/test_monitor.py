@@ -46,3 +46,20 @@ def test_notifies_and_lists(lock, callbacks):
     writer.release()
     drain_context()
     assert notified == [True, False]
+
+
+def test_label_since_and_thread(lock):
+    import threading
+
+    monitor = Aio.RwLockMonitor.new(lock)
+    before = GLib.get_monotonic_time()
+    guard = lock.try_acquire_read()
+    guard.set_label('scan')
+    drain_context()
+    (info,) = [monitor.get_item(i) for i in range(monitor.get_n_items())]
+    assert info.props.label == 'scan'
+    assert info.props.since_usec >= before
+    assert info.props.thread_id == threading.get_native_id()
+    guard.release()
+    drain_context()
+    assert monitor.get_n_items() == 0
