@@ -126,6 +126,7 @@ typedef struct
   GCond       watchdog_cond;
   gboolean    watchdog_stop;
   const char *stage;            /* static strings; under watchdog_mutex */
+  gboolean    finished;         /* passed, or a failure was reported */
 
   GArray     *tick_usecs;       /* gint64: every frame of the window */
   GArray     *draw_usecs;       /* gint64: every draw of the timeline */
@@ -990,6 +991,10 @@ on_shutdown (GApplication *app,
 {
   Viewer *viewer = user_data;
 
+  if (viewer->self_test != NULL && !viewer->self_test->finished)
+    self_test_fail (viewer, "the application quit before the checks were done (stage: %s)",
+                    viewer->self_test->stage);
+
   g_cancellable_cancel (viewer->cancellable);
   g_clear_handle_id (&viewer->rows_timer_id, g_source_remove);
 
@@ -1041,6 +1046,7 @@ self_test_fail (Viewer     *viewer,
   va_end (args);
 
   g_printerr ("cache-viewer: self-test FAILED: %s\n", message);
+  viewer->self_test->finished = TRUE;
   viewer->exit_status = 1;
   g_application_quit (G_APPLICATION (viewer->app));
   return FALSE;
@@ -1356,6 +1362,7 @@ self_test_verify (Viewer *viewer)
            test->screenshot_waiting_readers);
 
   g_print ("cache-viewer: self-test passed\n");
+  test->finished = TRUE;
   viewer->exit_status = 0;
   g_application_quit (G_APPLICATION (viewer->app));
   return TRUE;
