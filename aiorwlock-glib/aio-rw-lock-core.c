@@ -31,8 +31,9 @@
  * never re-entered has no AioRwLockHold: its own mode is the hold's. */
 struct _AioRwLockHold
 {
-  gatomicrefcount ref_count;  /* guards pointing here */
-  guint           n[3];       /* unreleased guards per mode; under the mutex */
+  gatomicrefcount  ref_count;  /* guards pointing here */
+  guint            n[3];       /* unreleased guards per mode; under the mutex */
+  AioRwLockRecord *record;     /* of the hold, while recorded; under the mutex */
 };
 
 struct _AioRwLockGuard
@@ -44,6 +45,8 @@ struct _AioRwLockGuard
   AioRwLockHold   *hold;       /* shared with re-entered guards, or NULL */
   AioRwLockWaiter *upgrade;    /* an upgrade whose caller has not learnt its
                                 * outcome yet (not owned) */
+  AioRwLockRecord *record;     /* of its hold while recorded, unless it
+                                * shares one (->hold's); under the mutex */
 };
 
 void
@@ -54,6 +57,9 @@ aio_rw_lock_core_init (AioRwLockCore *self,
   aio_rw_lock_state_init (&self->state, AIO_RW_LOCK_POLICY_FAIR);
   self->write_hold = NULL;
   g_queue_init (&self->drains);
+  g_queue_init (&self->records);
+  self->recording = aio_rw_lock_record_enabled ();
+  self->name = NULL;
   self->owner = owner;
 }
 
@@ -64,6 +70,7 @@ aio_rw_lock_core_clear (AioRwLockCore *self)
 {
   g_assert (aio_rw_lock_state_is_idle (&self->state));
   g_assert (g_queue_is_empty (&self->drains));
+  g_assert (g_queue_is_empty (&self->records));
   g_mutex_clear (&self->mutex);
 }
 
@@ -79,6 +86,52 @@ AioRwLockPolicy
 aio_rw_lock_core_get_policy (AioRwLockCore *self)
 {
   return self->state.policy;
+}
+
+/* At construction too; @name outlives the core. */
+void
+aio_rw_lock_core_set_name (AioRwLockCore *self,
+                           const char    *name)
+{
+  self->name = name;
+}
+
+/* ---- Records of holds and waits ---- */
+
+/* A new hold, recorded if anything looks. */
+static inline AioRwLockRecord *
+record_hold_locked (AioRwLockCore *self,
+                    AioRwLockMode  mode)
+{
+  AioRwLockRecord *record;
+
+  if (G_LIKELY (!self->recording))
+    return NULL;
+
+  record = aio_rw_lock_record_new (self->name, mode, FALSE);
+  g_queue_push_tail_link (&self->records, &record->link);
+  return record;
+}
+
+/* A waiting request's record becomes its hold's. */
+static void
+record_granted_locked (AioRwLockCore   *self,
+                       AioRwLockRecord *record)
+{
+  aio_rw_lock_record_granted (record);
+  g_queue_push_tail_link (&self->records, &record->link);
+}
+
+/* A hold's or a wait's record ends; *@record is cleared. */
+static void
+record_end_locked (AioRwLockCore    *self,
+                   AioRwLockRecord **record)
+{
+  AioRwLockRecord *ended = g_steal_pointer (record);
+
+  if (!ended->waiting)
+    g_queue_unlink (&self->records, &ended->link);
+  aio_rw_lock_record_end (ended);
 }
 
 /* ---- Holds and guards ---- */
@@ -126,6 +179,15 @@ set_guard_mode_locked (AioRwLockCore  *self,
 
   *hold_to = hold_mode_locked (guard);
 
+  {
+    AioRwLockRecord **record = guard->hold != NULL ? &guard->hold->record : &guard->record;
+
+    if (G_UNLIKELY (*record != NULL) && *hold_to == AIO_RW_LOCK_HOLD_NONE)
+      record_end_locked (self, record);
+    else if (G_UNLIKELY (*record != NULL) && *hold_to != *hold_from)
+      aio_rw_lock_record_set_mode (*record, *hold_to);
+  }
+
   /* The shared WRITE hold, whose read guards count as one reader. */
   if (guard->hold != NULL && *hold_to == AIO_RW_LOCK_MODE_WRITE)
     self->write_hold = guard->hold;
@@ -169,6 +231,7 @@ guard_new (AioRwLockCore *self,
   guard->core = self;
   guard->hold = NULL;
   guard->upgrade = NULL;
+  guard->record = NULL;
   g_object_ref (self->owner);
 
   return guard;
@@ -214,6 +277,7 @@ aio_rw_lock_core_add_watch (AioRwLockCore        *self,
   watch->user_data = user_data;
   g_mutex_lock (&self->mutex);
   self->watches = g_slist_prepend (self->watches, watch);
+  self->recording = TRUE;
   g_mutex_unlock (&self->mutex);
 }
 
@@ -235,6 +299,8 @@ aio_rw_lock_core_remove_watch (AioRwLockCore        *self,
           break;
         }
     }
+  /* What is recorded stays so until it ends. */
+  self->recording = self->watches != NULL || aio_rw_lock_record_enabled ();
   g_mutex_unlock (&self->mutex);
 }
 
@@ -255,6 +321,15 @@ settle_locked (AioRwLockCore         *self,
 
   waiter->status = status;
   waiter->failure = failure;
+
+  /* A recorded wait ends: an acquisition's record goes on as its hold's. */
+  if (G_UNLIKELY (waiter->record != NULL) && waiter->record->waiting)
+    {
+      if (status == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade)
+        record_granted_locked (self, waiter->record);
+      else
+        record_end_locked (self, &waiter->record);
+    }
 
   /* A granted upgrade: the state counts the hold as WRITE already. A
    * guard whose hold was exclusive before changes nothing the state sees. */
@@ -348,7 +423,11 @@ submit_locked (AioRwLockCore   *self,
     refusal = AIO_RW_LOCK_FAILURE_NOT_AT_ONCE;
 
   if (entered)
-    settle_locked (self, waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
+    {
+      if (guard == NULL)
+        waiter->record = record_hold_locked (self, waiter->request.mode);
+      settle_locked (self, waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);
+    }
   else if (refusal != AIO_RW_LOCK_FAILURE_NONE)
     settle_locked (self, waiter, AIO_RW_LOCK_WAITER_FAILED, refusal);
   else
@@ -358,6 +437,8 @@ submit_locked (AioRwLockCore   *self,
       else
         aio_rw_lock_state_enqueue (&self->state, &waiter->request);
       waiter->status = AIO_RW_LOCK_WAITER_QUEUED;
+      if (G_UNLIKELY (self->recording))
+        waiter->record = aio_rw_lock_record_new (self->name, waiter->request.mode, TRUE);
       if (timeout_msec > 0 && waiter->task != NULL)
         aio_rw_lock_waiter_start_deadline (waiter, timeout_msec, on_deadline);
     }
@@ -408,7 +489,11 @@ revoke_locked (AioRwLockCore   *self,
   if (waiter->is_drain)
     ;  /* nothing was held: only the caller's outcome changes */
   else if (!waiter->request.is_upgrade)
-    aio_rw_lock_state_convert (&self->state, waiter->request.mode, AIO_RW_LOCK_HOLD_NONE);
+    {
+      aio_rw_lock_state_convert (&self->state, waiter->request.mode, AIO_RW_LOCK_HOLD_NONE);
+      if (waiter->record != NULL)
+        record_end_locked (self, &waiter->record);
+    }
   else if (waiter->changed_mode && !waiter->guard->released)
     {
       change_mode_locked (self, waiter->guard, AIO_RW_LOCK_MODE_UPGRADABLE_READ);
@@ -567,7 +652,12 @@ deliver (AioRwLockCore   *self,
 
   aio_rw_lock_waiter_disconnect (waiter, 0, deadline);
   if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade && !waiter->is_drain)
-    waiter->guard = guard_new (self, waiter->request.mode);
+    {
+      waiter->guard = guard_new (self, waiter->request.mode);
+      /* Its hold's record, listed already; nobody else can reach it. */
+      waiter->guard->record = g_steal_pointer (&waiter->record);
+    }
+  g_assert (waiter->record == NULL);
   /* Last: it may hold the last reference to the lock, SELF's owner. */
   g_clear_object (&waiter->keep_alive);
 }
@@ -786,14 +876,22 @@ aio_rw_lock_core_try_acquire (AioRwLockCore  *self,
                               GError        **error)
 {
   AioRwLockFailure failure = AIO_RW_LOCK_FAILURE_NONE;
+  AioRwLockRecord *record = NULL;
 
   g_mutex_lock (&self->mutex);
   if (!aio_rw_lock_state_try_enter (&self->state, mode))
     failure = self->state.closed ? AIO_RW_LOCK_FAILURE_CLOSED : AIO_RW_LOCK_FAILURE_WOULD_BLOCK;
+  else
+    record = record_hold_locked (self, mode);
   unlock_changed (self);
 
   if (failure == AIO_RW_LOCK_FAILURE_NONE)
-    return guard_new (self, mode);
+    {
+      AioRwLockGuard *guard = guard_new (self, mode);
+
+      guard->record = record;
+      return guard;
+    }
   if (error != NULL)
     g_propagate_error (error, failure_to_error (failure, NULL));
   return NULL;
@@ -881,15 +979,40 @@ aio_rw_lock_core_snapshot (AioRwLockCore     *self,
 }
 
 static void
-list_hold (AioRwLockMode       mode,
-           guint               n,
-           AioRwLockEntryFunc  func,
-           gpointer            user_data)
+list_entry (AioRwLockMode           mode,
+            gboolean                waiting,
+            const AioRwLockRecord  *record,
+            AioRwLockEntryFunc      func,
+            gpointer                user_data)
 {
-  AioRwLockEntry entry = { mode, FALSE, 0, 0, NULL };
+  AioRwLockEntry entry = { mode, waiting, 0, 0, NULL };
 
-  for (guint i = 0; i < n; i++)
-    func (&entry, user_data);
+  if (record != NULL)
+    {
+      entry.since_usec = record->since_usec;
+      entry.thread_id = record->thread_id;
+      entry.label = record->label;
+    }
+  func (&entry, user_data);
+}
+
+/* The @n_held holds in @mode: those that began unrecorded first. */
+static void
+list_holds_locked (AioRwLockCore      *self,
+                   AioRwLockMode       mode,
+                   guint               n_held,
+                   AioRwLockEntryFunc  func,
+                   gpointer            user_data)
+{
+  guint n_recorded = 0;
+
+  for (GList *l = self->records.head; l != NULL; l = l->next)
+    n_recorded += ((AioRwLockRecord *) l->data)->mode == mode;
+  for (guint i = n_recorded; i < n_held; i++)
+    list_entry (mode, FALSE, NULL, func, user_data);
+  for (GList *l = self->records.head; l != NULL; l = l->next)
+    if (((AioRwLockRecord *) l->data)->mode == mode)
+      list_entry (mode, FALSE, l->data, func, user_data);
 }
 
 /* The snapshot, and every hold and waiting request, read together: holds
@@ -908,16 +1031,13 @@ aio_rw_lock_core_list (AioRwLockCore      *self,
   g_mutex_lock (&self->mutex);
   snapshot_locked (self, snapshot);
 
-  list_hold (AIO_RW_LOCK_MODE_WRITE, state->writer, func, user_data);
-  list_hold (AIO_RW_LOCK_MODE_UPGRADABLE_READ, state->upgradable, func, user_data);
-  list_hold (AIO_RW_LOCK_MODE_READ, state->n_read, func, user_data);
+  list_holds_locked (self, AIO_RW_LOCK_MODE_WRITE, state->writer, func, user_data);
+  list_holds_locked (self, AIO_RW_LOCK_MODE_UPGRADABLE_READ, state->upgradable, func, user_data);
+  list_holds_locked (self, AIO_RW_LOCK_MODE_READ, state->n_read, func, user_data);
 
   if (state->upgrade != NULL)
-    {
-      AioRwLockEntry entry = { AIO_RW_LOCK_MODE_WRITE, TRUE, 0, 0, NULL };
-
-      func (&entry, user_data);
-    }
+    list_entry (AIO_RW_LOCK_MODE_WRITE, TRUE,
+                ((AioRwLockWaiter *) state->upgrade)->record, func, user_data);
 
   /* The three queues merged by arrival. */
   for (guint m = 0; m < G_N_ELEMENTS (heads); m++)
@@ -940,12 +1060,7 @@ aio_rw_lock_core_list (AioRwLockCore      *self,
       if (first == NULL)
         break;
       heads[first_mode] = heads[first_mode]->next;
-
-      {
-        AioRwLockEntry entry = { first->mode, TRUE, 0, 0, NULL };
-
-        func (&entry, user_data);
-      }
+      list_entry (first->mode, TRUE, ((AioRwLockWaiter *) first)->record, func, user_data);
     }
   g_mutex_unlock (&self->mutex);
 }
@@ -1005,7 +1120,11 @@ aio_rw_lock_core_guard_unref (AioRwLockGuard *guard)
     }
 
   if (guard->hold != NULL && g_atomic_ref_count_dec (&guard->hold->ref_count))
-    g_free (guard->hold);
+    {
+      g_assert (guard->hold->record == NULL);
+      g_free (guard->hold);
+    }
+  g_assert (guard->record == NULL);
   g_free (guard);
 
   g_object_unref (owner);
@@ -1088,6 +1207,7 @@ aio_rw_lock_core_guard_reenter (AioRwLockGuard  *guard,
           guard->hold = g_new0 (AioRwLockHold, 1);
           g_atomic_ref_count_init (&guard->hold->ref_count);
           guard->hold->n[guard->mode] = 1;
+          guard->hold->record = g_steal_pointer (&guard->record);
           if (guard->mode == AIO_RW_LOCK_MODE_WRITE)
             self->write_hold = guard->hold;
         }
@@ -1200,4 +1320,32 @@ aio_rw_lock_core_guard_try_upgrade (AioRwLockGuard  *guard,
   if (failure != AIO_RW_LOCK_FAILURE_NONE)
     g_propagate_error (error, failure_to_error (failure, NULL));
   return failure == AIO_RW_LOCK_FAILURE_NONE;
+}
+
+/* FALSE if it was released already (the caller's programmer error). The
+ * label is its hold's: guards that re-entered one another share it. */
+gboolean
+aio_rw_lock_core_guard_set_label (AioRwLockGuard *guard,
+                                  const char     *label)
+{
+  AioRwLockCore *self = guard->core;
+  gboolean held;
+
+  g_mutex_lock (&self->mutex);
+  held = !guard->released;
+  if (held)
+    {
+      AioRwLockRecord **record = guard->hold != NULL ? &guard->hold->record : &guard->record;
+
+      if (*record == NULL)
+        {
+          /* Begun unrecorded: when, and on which thread, is unknown. */
+          *record = aio_rw_lock_record_new_unknown (self->name, hold_mode_locked (guard));
+          g_queue_push_tail_link (&self->records, &(*record)->link);
+        }
+      aio_rw_lock_record_set_label (*record, label);
+    }
+  unlock_changed (self);
+
+  return held;
 }

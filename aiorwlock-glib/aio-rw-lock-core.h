@@ -29,6 +29,10 @@ typedef struct _AioRwLockCore
   AioRwLockHold  *write_hold;  /* the WRITE hold, if guards share it */
   GQueue          drains;      /* close_async waiters, until no hold is left */
   GSList         *watches;     /* AioRwLockWatch: told of every change */
+  GQueue          records;     /* AioRwLockRecord of the holds recorded */
+  gboolean        recording;   /* record new holds and waits: a watch,
+                                * AIO_RW_LOCK_DEBUG or a Sysprof capture */
+  const char     *name;        /* the lock's, construct-only; or NULL */
   GObject        *owner;       /* the AioRwLock; not owned */
 } AioRwLockCore;
 
@@ -68,6 +72,8 @@ void             aio_rw_lock_core_clear            (AioRwLockCore       *self);
 void             aio_rw_lock_core_set_policy       (AioRwLockCore       *self,
                                                     AioRwLockPolicy      policy);
 AioRwLockPolicy  aio_rw_lock_core_get_policy       (AioRwLockCore       *self);
+void             aio_rw_lock_core_set_name         (AioRwLockCore       *self,
+                                                    const char          *name);
 void             aio_rw_lock_core_snapshot         (AioRwLockCore       *self,
                                                     AioRwLockSnapshot   *snapshot);
 void             aio_rw_lock_core_inspect          (AioRwLockCore       *self,
@@ -141,5 +147,7 @@ gboolean         aio_rw_lock_core_guard_downgrade_to (AioRwLockGuard    *guard,
                                                     GError             **error);
 gboolean         aio_rw_lock_core_guard_try_upgrade (AioRwLockGuard     *guard,
                                                     GError             **error);
+gboolean         aio_rw_lock_core_guard_set_label  (AioRwLockGuard      *guard,
+                                                    const char          *label);
 
 G_END_DECLS

@@ -353,6 +353,32 @@ aio_rw_lock_guard_try_upgrade (AioRwLockGuard  *self,
 }
 
 /**
+ * aio_rw_lock_guard_set_label:
+ * @self: a held guard
+ * @label: (nullable): what the hold is for, or `NULL`
+ *
+ * Says what the hold of @self is for ("rebuild index", a URI…), for people
+ * looking at the lock: an [class@Aio.RwLockMonitor] shows it as the
+ * [property@Aio.RwLockHoldInfo:label] of the hold, and the long-hold
+ * messages of `AIO_RW_LOCK_DEBUG` and the Sysprof marks carry it. Guards
+ * that re-entered one another share one hold, and so one label: the last
+ * one set. The label is copied; it goes when the hold ends.
+ *
+ * Labelling a released guard is a programmer error: it changes nothing.
+ *
+ * Since: 1.1
+ */
+void
+aio_rw_lock_guard_set_label (AioRwLockGuard *self,
+                             const char     *label)
+{
+  g_return_if_fail (self != NULL);
+
+  if (!aio_rw_lock_core_guard_set_label (self, label))
+    g_critical ("%s: the guard was already released", G_STRFUNC);
+}
+
+/**
  * aio_rw_lock_guard_downgrade_to:
  * @self: a WRITE or UPGRADABLE_READ guard
  * @mode: a weaker mode: UPGRADABLE_READ or READ for a WRITE guard, READ

@@ -51,6 +51,9 @@ AIO_AVAILABLE_IN_1_1
 gboolean        aio_rw_lock_guard_try_upgrade    (AioRwLockGuard       *self,
                                                   GError              **error);
 AIO_AVAILABLE_IN_1_1
+void            aio_rw_lock_guard_set_label      (AioRwLockGuard       *self,
+                                                  const char           *label);
+AIO_AVAILABLE_IN_1_1
 void            aio_rw_lock_guard_upgrade_full_async  (AioRwLockGuard  *self,
                                                   int                   timeout_msec,
                                                   GCancellable         *cancellable,

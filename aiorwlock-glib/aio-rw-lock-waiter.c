@@ -61,7 +61,7 @@ void
 aio_rw_lock_waiter_free (AioRwLockWaiter *self)
 {
   g_assert (self->cancelled_id == 0 && self->deadline == NULL && self->task == NULL);
-  g_assert (self->keep_alive == NULL);
+  g_assert (self->keep_alive == NULL && self->record == NULL);
   g_assert (self->guard == NULL);
 
   g_free (self);

@@ -15,6 +15,7 @@
 #include <gio/gio.h>
 
 #include "aio-completion-source.h"
+#include "aio-rw-lock-record.h"
 #include "aio-rw-lock-state.h"
 
 G_BEGIN_DECLS
@@ -68,6 +69,8 @@ struct _AioRwLockWaiter
   AioRwLockGuard        *guard;         /* owned: an upgrade's guard, or the guard
                                          * an acquisition delivers */
   GTask                 *task;          /* owned from submission until completed */
+  AioRwLockRecord       *record;        /* owned while recorded: the wait,
+                                         * then the hold until delivered */
   GObject               *keep_alive;    /* owned until delivered: a keyed
                                          * table's request keeps its key's lock */
   union {

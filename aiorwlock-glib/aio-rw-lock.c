@@ -127,6 +127,7 @@ aio_rw_lock_new_named (AioRwLockPolicy  policy,
 
   aio_rw_lock_core_set_policy (&self->core, policy);
   self->name = g_strdup (name);
+  aio_rw_lock_core_set_name (&self->core, self->name);
   return self;
 }
 
@@ -213,6 +214,7 @@ aio_rw_lock_set_property (GObject      *object,
       break;
     case PROP_NAME:
       self->name = g_value_dup_string (value);
+      aio_rw_lock_core_set_name (&self->core, self->name);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);

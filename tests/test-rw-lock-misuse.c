@@ -159,6 +159,22 @@ test_double_release (void)
   aio_rw_lock_guard_downgrade (a);
   g_test_assert_expected_messages ();
   aio_test_assert_state (lock, 1, FALSE, 0, 0);
+
+  /* Labelling it records nothing: a monitor lists b's hold alone. */
+  expect_critical ("*already released*");
+  aio_rw_lock_guard_set_label (a, "gone");
+  g_test_assert_expected_messages ();
+  aio_test_assert_state (lock, 1, FALSE, 0, 0);
+  {
+    g_autoptr(AioRwLockMonitor) monitor = aio_rw_lock_monitor_new (lock);
+    g_autoptr(AioRwLockHoldInfo) info = g_list_model_get_item (G_LIST_MODEL (monitor), 0);
+
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (monitor)), ==, 1);
+    g_assert_null (aio_rw_lock_hold_info_get_label (info));
+  }
+  expect_critical ("*self != NULL*");
+  aio_rw_lock_guard_set_label (NULL, "none");
+  g_test_assert_expected_messages ();
 }
 
 /* Downgrading a guard whose upgrade waits is refused. */

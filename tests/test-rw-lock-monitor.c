@@ -3,6 +3,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#define _GNU_SOURCE  /* gettid () */
+
+#include <unistd.h>
+
 #include "aio-test-util.h"
 
 #define READ AIO_RW_LOCK_MODE_READ
@@ -288,6 +292,204 @@ test_monitor_on_other_context (void)
   aio_test_assert_state (lock, 0, FALSE, 0, 0);
 }
 
+static AioRwLockHoldInfo *
+item (AioRwLockMonitor *monitor,
+      guint             i)
+{
+  AioRwLockHoldInfo *info = g_list_model_get_item (G_LIST_MODEL (monitor), i);
+
+  g_assert_nonnull (info);
+  return info;
+}
+
+static guint64
+os_thread_id (void)
+{
+  return (guint64) gettid ();
+}
+
+/* Iterates until the monitor's items changed once more. */
+static void
+wait_items_changed (Seen *seen)
+{
+  guint before = seen->items_changed;
+  gint64 deadline = g_get_monotonic_time () + AIO_TEST_DEADLINE_SEC * G_TIME_SPAN_SECOND;
+
+  while (seen->items_changed == before)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+/* While a monitor exists, holds and waits carry when they began, the OS
+ * thread that made them, and the label set on the guard; a wait becomes a
+ * hold that begins at its grant. */
+static void
+test_records_since_thread_label (void)
+{
+  g_autoptr(AioRwLock) lock = g_object_new (AIO_TYPE_RW_LOCK, "name", "records", NULL);
+  g_autoptr(AioRwLockMonitor) monitor = NULL;
+  g_autoptr(AioRwLockHoldInfo) held = NULL;
+  g_autoptr(AioRwLockHoldInfo) waiting = NULL;
+  g_autoptr(AioRwLockHoldInfo) granted = NULL;
+  AioRwLockGuard *reader;
+  Request writer = { "writer" };
+  Seen seen = { 0 };
+  gint64 t0, t1, t2;
+
+  monitor = watch (lock, &seen);
+  t0 = g_get_monotonic_time ();
+  reader = aio_rw_lock_try_acquire_read (lock);
+  aio_rw_lock_guard_set_label (reader, "scan");
+  aio_test_acquire (lock, WRITE, -1, NULL, &writer);
+  t1 = g_get_monotonic_time ();
+  wait_items_changed (&seen);
+
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (monitor)), ==, 2);
+  held = item (monitor, 0);
+  g_assert_cmpint (aio_rw_lock_hold_info_get_mode (held), ==, READ);
+  g_assert_false (aio_rw_lock_hold_info_is_waiting (held));
+  g_assert_cmpint (aio_rw_lock_hold_info_get_since_usec (held), >=, t0);
+  g_assert_cmpint (aio_rw_lock_hold_info_get_since_usec (held), <=, t1);
+  g_assert_cmpuint (aio_rw_lock_hold_info_get_thread_id (held), ==, os_thread_id ());
+  g_assert_cmpstr (aio_rw_lock_hold_info_get_label (held), ==, "scan");
+  waiting = item (monitor, 1);
+  g_assert_cmpint (aio_rw_lock_hold_info_get_mode (waiting), ==, WRITE);
+  g_assert_true (aio_rw_lock_hold_info_is_waiting (waiting));
+  g_assert_cmpint (aio_rw_lock_hold_info_get_since_usec (waiting), >=, aio_rw_lock_hold_info_get_since_usec (held));
+  g_assert_cmpint (aio_rw_lock_hold_info_get_since_usec (waiting), <=, t1);
+  g_assert_cmpuint (aio_rw_lock_hold_info_get_thread_id (waiting), ==, os_thread_id ());
+  g_assert_null (aio_rw_lock_hold_info_get_label (waiting));
+
+  g_usleep (2000);
+  t2 = g_get_monotonic_time ();
+  aio_rw_lock_guard_release (reader);
+  aio_rw_lock_guard_unref (reader);
+  aio_test_wait (&writer);
+  aio_test_iterate_pending (NULL);
+
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (monitor)), ==, 1);
+  granted = item (monitor, 0);
+  g_assert_cmpint (aio_rw_lock_hold_info_get_mode (granted), ==, WRITE);
+  g_assert_false (aio_rw_lock_hold_info_is_waiting (granted));
+  g_assert_cmpint (aio_rw_lock_hold_info_get_since_usec (granted), >=, t2);
+  g_assert_null (aio_rw_lock_hold_info_get_label (granted));
+
+  aio_test_request_clear (&writer);
+}
+
+/* Holds begun before anything recorded them show since-usec 0 and thread
+ * 0, and can still be labelled; re-entered guards share one hold and one
+ * label. */
+static void
+test_unrecorded_and_reentered (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) before = aio_rw_lock_try_acquire (lock, WRITE, NULL);
+  g_autoptr(AioRwLockGuard) again = aio_rw_lock_guard_reenter (before, READ, NULL);
+  g_autoptr(AioRwLockMonitor) monitor = NULL;
+  g_autoptr(AioRwLockHoldInfo) first = NULL;
+  g_autoptr(AioRwLockHoldInfo) labelled = NULL;
+  Seen seen = { 0 };
+
+  g_assert_nonnull (again);
+  monitor = watch (lock, &seen);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (monitor)), ==, 1);
+  first = item (monitor, 0);
+  g_assert_cmpint (aio_rw_lock_hold_info_get_mode (first), ==, WRITE);
+  g_assert_cmpint (aio_rw_lock_hold_info_get_since_usec (first), ==, 0);
+  g_assert_cmpuint (aio_rw_lock_hold_info_get_thread_id (first), ==, 0);
+
+  aio_rw_lock_guard_set_label (before, "first");
+  aio_rw_lock_guard_set_label (again, "migrate");
+  wait_items_changed (&seen);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (monitor)), ==, 1);
+  labelled = item (monitor, 0);
+  g_assert_cmpstr (aio_rw_lock_hold_info_get_label (labelled), ==, "migrate");
+  g_assert_cmpint (aio_rw_lock_hold_info_get_since_usec (labelled), ==, 0);
+
+  /* The WRITE guard goes, the hold stays READ with its label. */
+  aio_rw_lock_guard_release (before);
+  wait_items_changed (&seen);
+  g_clear_object (&labelled);
+  labelled = item (monitor, 0);
+  g_assert_cmpint (aio_rw_lock_hold_info_get_mode (labelled), ==, READ);
+  g_assert_cmpstr (aio_rw_lock_hold_info_get_label (labelled), ==, "migrate");
+  aio_rw_lock_guard_release (again);
+  wait_items_changed (&seen);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (monitor)), ==, 0);
+}
+
+typedef struct
+{
+  AioRwLock *lock;
+  guint64    thread_id;
+  GMutex     mutex;
+  GCond      cond;
+  gboolean   holding;
+  gboolean   release;
+} Holder;
+
+static gpointer
+hold_on_thread (gpointer data)
+{
+  Holder *holder = data;
+  g_autoptr(GError) error = NULL;
+  AioRwLockGuard *guard = aio_rw_lock_acquire (holder->lock, WRITE, -1, NULL, &error);
+
+  g_assert_no_error (error);
+  aio_rw_lock_guard_set_label (guard, "worker");
+  g_mutex_lock (&holder->mutex);
+  holder->thread_id = os_thread_id ();
+  holder->holding = TRUE;
+  g_cond_broadcast (&holder->cond);
+  while (!holder->release)
+    g_cond_wait (&holder->cond, &holder->mutex);
+  g_mutex_unlock (&holder->mutex);
+  aio_rw_lock_guard_release (guard);
+  aio_rw_lock_guard_unref (guard);
+  return NULL;
+}
+
+/* A hold made by a blocking acquisition on another thread carries that
+ * thread's OS id. */
+static void
+test_records_other_thread (void)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockMonitor) monitor = NULL;
+  g_autoptr(AioRwLockHoldInfo) info = NULL;
+  Holder holder = { lock };
+  Seen seen = { 0 };
+  GThread *thread;
+
+  monitor = watch (lock, &seen);
+  g_mutex_init (&holder.mutex);
+  g_cond_init (&holder.cond);
+  thread = g_thread_new ("holder", hold_on_thread, &holder);
+  g_mutex_lock (&holder.mutex);
+  while (!holder.holding)
+    g_cond_wait (&holder.cond, &holder.mutex);
+  g_mutex_unlock (&holder.mutex);
+
+  aio_test_iterate_pending (NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (monitor)), ==, 1);
+  info = item (monitor, 0);
+  g_assert_cmpuint (aio_rw_lock_hold_info_get_thread_id (info), ==, holder.thread_id);
+  g_assert_cmpuint (aio_rw_lock_hold_info_get_thread_id (info), !=, os_thread_id ());
+  g_assert_cmpstr (aio_rw_lock_hold_info_get_label (info), ==, "worker");
+
+  g_mutex_lock (&holder.mutex);
+  holder.release = TRUE;
+  g_cond_broadcast (&holder.cond);
+  g_mutex_unlock (&holder.mutex);
+  g_thread_join (thread);
+  g_mutex_clear (&holder.mutex);
+  g_cond_clear (&holder.cond);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -299,6 +501,9 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLockMonitor/reads-are-not-changes", test_reads_are_not_changes);
   g_test_add_func ("/Aio/RwLockMonitor/changes-from-threads", test_changes_from_threads);
   g_test_add_func ("/Aio/RwLockMonitor/monitor-on-other-context", test_monitor_on_other_context);
+  g_test_add_func ("/Aio/RwLockMonitor/records-since-thread-label", test_records_since_thread_label);
+  g_test_add_func ("/Aio/RwLockMonitor/unrecorded-and-reentered", test_unrecorded_and_reentered);
+  g_test_add_func ("/Aio/RwLockMonitor/records-other-thread", test_records_other_thread);
 
   return g_test_run ();
 }
