@@ -18,8 +18,9 @@
  * `cache-viewer --self-test FILE.png` (run under xvfb-run by the test
  * 'example-cache-viewer-gtk') drives a rebuild with a two-second write
  * hold, checks that the window drew at least 20 frames and handled a click
- * during the hold, that the monitor showed the writer and the readers
- * waiting behind it, and saves a screenshot taken during the hold. It exits
+ * during the hold, that the monitor showed the writer (labelled with
+ * aio_rw_lock_guard_set_label (), timed, on the worker thread) and the
+ * readers waiting behind it, and saves a screenshot taken during the hold. It exits
  * with status 1 and a message on the first failed check, or when a check
  * has not finished after 60 s. */
 
@@ -89,6 +90,7 @@ typedef struct
 {
   Viewer         *viewer;
   guint           number;
+  char            label[16];  /* "reader N", what the monitor shows */
   AioRwLockGuard *guard;      /* while the reader holds the lock */
   guint           source_id;  /* the end of its hold, or its next request */
   gboolean        requesting;
@@ -250,6 +252,7 @@ on_read_granted (GObject      *source,
     }
 
   reader->guard = guard;
+  aio_rw_lock_guard_set_label (guard, reader->label);
   read_cache (viewer);
   reader->source_id = g_timeout_add (g_random_int_range (150, 500), on_read_hold_over, reader);
 }
@@ -291,6 +294,7 @@ rebuild_in_thread (GTask        *task,
   g_autoptr(GError) error = NULL;
   g_autoptr(AioRwLockGuard) guard = NULL;
   g_autoptr(GPtrArray) entries = NULL;
+  g_autofree char *label = NULL;
   gint64 deadline;
 
   guard = aio_rw_lock_acquire (job->lock, AIO_RW_LOCK_MODE_WRITE, -1, cancellable, &error);
@@ -301,6 +305,8 @@ rebuild_in_thread (GTask        *task,
     }
 
   job->acquired_usec = g_get_monotonic_time ();
+  label = g_strdup_printf ("rebuild %u", job->number);
+  aio_rw_lock_guard_set_label (guard, label);
   deadline = job->acquired_usec + (gint64) job->hold_msec * 1000;
   entries = g_ptr_array_new_with_free_func (g_free);
 
@@ -974,6 +980,7 @@ on_activate (GApplication *app,
     {
       viewer->readers[i].viewer = viewer;
       viewer->readers[i].number = i + 1;
+      g_snprintf (viewer->readers[i].label, sizeof viewer->readers[i].label, "reader %u", i + 1);
       start_read (&viewer->readers[i]);
     }
 
@@ -1101,6 +1108,59 @@ count_waiting_readers_behind_writer (Viewer   *viewer,
         waiting_readers++;
     }
   return *writer_held ? waiting_readers : 0;
+}
+
+/* What the monitor says of the writer, and of a reader waiting behind it:
+ * the hold is labelled, timed and on the worker thread, the wait is timed
+ * and on the main thread. */
+static gboolean
+self_test_check_writer_item (Viewer *viewer)
+{
+  GListModel *model = G_LIST_MODEL (viewer->monitor);
+  g_autoptr(AioRwLockHoldInfo) writer = NULL;
+  g_autoptr(AioRwLockHoldInfo) reader = NULL;
+  g_autofree char *expected_label = g_strdup_printf ("rebuild %u", viewer->rebuilds);
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(AioRwLockHoldInfo) info = g_list_model_get_item (model, i);
+      gboolean waiting = aio_rw_lock_hold_info_is_waiting (info);
+      AioRwLockMode mode = aio_rw_lock_hold_info_get_mode (info);
+
+      if (mode == AIO_RW_LOCK_MODE_WRITE && !waiting && writer == NULL)
+        writer = g_steal_pointer (&info);
+      else if (mode == AIO_RW_LOCK_MODE_READ && waiting && reader == NULL)
+        reader = g_steal_pointer (&info);
+    }
+
+  if (writer == NULL || reader == NULL)
+    return self_test_fail (viewer, "the model lists %s and %s",
+                           writer != NULL ? "the writer" : "no held WRITE",
+                           reader != NULL ? "a waiting reader" : "no waiting READ");
+  if (g_strcmp0 (aio_rw_lock_hold_info_get_label (writer), expected_label) != 0)
+    return self_test_fail (viewer, "the writer's label is \"%s\", not \"%s\"",
+                           aio_rw_lock_hold_info_get_label (writer), expected_label);
+  if (aio_rw_lock_hold_info_get_since_usec (writer) <= 0 ||
+      aio_rw_lock_hold_info_get_since_usec (writer) > now ||
+      aio_rw_lock_hold_info_get_since_usec (reader) <= 0 ||
+      aio_rw_lock_hold_info_get_since_usec (reader) > now)
+    return self_test_fail (viewer, "since-usec of the writer %" G_GINT64_FORMAT " and of a waiting reader %"
+                           G_GINT64_FORMAT ": not times before now (%" G_GINT64_FORMAT ")",
+                           aio_rw_lock_hold_info_get_since_usec (writer),
+                           aio_rw_lock_hold_info_get_since_usec (reader), now);
+  if (aio_rw_lock_hold_info_get_thread_id (writer) == 0 ||
+      aio_rw_lock_hold_info_get_thread_id (reader) == 0 ||
+      aio_rw_lock_hold_info_get_thread_id (writer) == aio_rw_lock_hold_info_get_thread_id (reader))
+    return self_test_fail (viewer, "thread ids: writer %" G_GUINT64_FORMAT ", waiting reader %" G_GUINT64_FORMAT
+                           "; expected two different threads",
+                           aio_rw_lock_hold_info_get_thread_id (writer),
+                           aio_rw_lock_hold_info_get_thread_id (reader));
+  g_print ("cache-viewer: the monitor showed \"%s\" holding for %.1f s on thread %" G_GUINT64_FORMAT
+           ", readers waiting on thread %" G_GUINT64_FORMAT "\n",
+           expected_label, (now - aio_rw_lock_hold_info_get_since_usec (writer)) / 1e6,
+           aio_rw_lock_hold_info_get_thread_id (writer), aio_rw_lock_hold_info_get_thread_id (reader));
+  return TRUE;
 }
 
 static gboolean self_test_click (gpointer user_data);
@@ -1271,6 +1331,8 @@ self_test_take_screenshot (gpointer user_data)
                       writer_held ? "the writer" : "no held WRITE", test->screenshot_waiting_readers);
       return G_SOURCE_REMOVE;
     }
+  if (!self_test_check_writer_item (viewer))
+    return G_SOURCE_REMOVE;
 
   test->screenshot = render_window (viewer->window);
   if (test->screenshot == NULL)
