@@ -11,7 +11,7 @@ build_dir=${BUILD_DIR:-_build}
 
 sh tests/install-deps.sh gcc pkg-config meson ninja-build libglib2.0-dev \
   gobject-introspection libgirepository1.0-dev python3-gi python3-pytest gjs \
-  valac gi-docgen spin libsysprof-4-dev
+  valac gi-docgen spin libsysprof-4-dev libgtk-4-dev libxtst-dev xvfb xauth
 
 if [ -d "$build_dir" ]; then
   # shellcheck disable=SC2086
