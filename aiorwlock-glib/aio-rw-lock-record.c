@@ -128,8 +128,8 @@ kind_name (const AioRwLockRecord *self)
 
 static GMutex watch_mutex;
 static GCond  watch_cond;
-static GQueue watched;       /* records with a threshold, begun known */
-static GQueue due_messages;  /* GLogField arrays to log, in order */
+static GQueue watched[2];    /* holds, waits not logged yet: by since */
+static GQueue due_messages;  /* Message, to log in order */
 static gboolean watchdog_started;
 
 typedef struct
@@ -213,6 +213,8 @@ threshold_of (const AioRwLockRecord *self)
   return config.long_usec[self->waiting ? 1 : 0];
 }
 
+/* Each queue is in the order the records began, so only its head can be
+ * due: a wake costs what it logs, however many records are watched. */
 static gpointer
 watchdog (gpointer unused)
 {
@@ -221,30 +223,40 @@ watchdog (gpointer unused)
     {
       gint64 now = g_get_monotonic_time ();
       gint64 next = G_MAXINT64;
-      Message *message;
 
-      for (GList *l = watched.head; l != NULL; l = l->next)
+      for (guint k = 0; k < G_N_ELEMENTS (watched); k++)
         {
-          AioRwLockRecord *record = l->data;
-          gint64 threshold = threshold_of (record);
+          GList *link;
 
-          if (record->logged || threshold == 0)
-            continue;
-          if (now - record->since_usec >= threshold)
+          while ((link = watched[k].head) != NULL)
             {
+              AioRwLockRecord *record = link->data;
+              gint64 due = record->since_usec + config.long_usec[k];
+
+              if (due > now)
+                {
+                  next = MIN (next, due);
+                  break;
+                }
+              g_queue_unlink (&watched[k], link);
               record->logged = TRUE;
               queue_message (record, now - record->since_usec, FALSE);
             }
-          else
-            next = MIN (next, record->since_usec + threshold);
         }
 
-      if ((message = g_queue_pop_head (&due_messages)) != NULL)
+      if (!g_queue_is_empty (&due_messages))
         {
+          GQueue batch = due_messages;
+          Message *message;
+
           /* The log writer is the application's: never under a mutex. */
+          g_queue_init (&due_messages);
           g_mutex_unlock (&watch_mutex);
-          log_message (message);
-          message_free (message);
+          while ((message = g_queue_pop_head (&batch)) != NULL)
+            {
+              log_message (message);
+              message_free (message);
+            }
           g_mutex_lock (&watch_mutex);
         }
       else if (next == G_MAXINT64)
@@ -256,16 +268,13 @@ watchdog (gpointer unused)
   return NULL;
 }
 
-static gboolean
-has_thresholds (void)
-{
-  return config.long_usec[0] > 0 || config.long_usec[1] > 0;
-}
-
+/* A record that began now goes under the watchdog's eye, if its kind has
+ * a threshold. Its start is read under the watchdog's mutex, so that each
+ * queue stays in the order of the starts. */
 static void
 watch (AioRwLockRecord *self)
 {
-  if (!has_thresholds () || self->since_usec == 0)
+  if (threshold_of (self) == 0 || self->since_usec == 0)
     return;
 
   g_mutex_lock (&watch_mutex);
@@ -275,9 +284,12 @@ watch (AioRwLockRecord *self)
       g_thread_unref (g_thread_new ("aio-rw-lock-watchdog", watchdog, NULL));
       watchdog_started = TRUE;
     }
+  self->since_usec = g_get_monotonic_time ();
+  self->watched = TRUE;
   self->watch_link.data = self;
-  g_queue_push_tail_link (&watched, &self->watch_link);
-  g_cond_signal (&watch_cond);
+  g_queue_push_tail_link (&watched[self->waiting ? 1 : 0], &self->watch_link);
+  if (self->watch_link.prev == NULL)
+    g_cond_signal (&watch_cond);  /* the new head: the next due time moved */
   g_mutex_unlock (&watch_mutex);
 }
 
@@ -312,13 +324,15 @@ finish (AioRwLockRecord *self)
     }
 #endif
 
-  if (self->watch_link.data != NULL)
+  if (self->watched)
     {
       g_mutex_lock (&watch_mutex);
-      g_queue_unlink (&watched, &self->watch_link);
-      self->watch_link.data = NULL;
-      if (threshold_of (self) > 0 && now - self->since_usec >= threshold_of (self))
+      if (!self->logged)
+        g_queue_unlink (&watched[self->waiting ? 1 : 0], &self->watch_link);
+      if (now - self->since_usec >= threshold_of (self))
         queue_message (self, now - self->since_usec, TRUE);
+      self->watched = FALSE;
+      self->logged = FALSE;
       g_mutex_unlock (&watch_mutex);
     }
 }
@@ -365,7 +379,6 @@ aio_rw_lock_record_granted (AioRwLockRecord *self)
 
   finish (self);
   self->waiting = FALSE;
-  self->logged = FALSE;
   self->since_usec = g_get_monotonic_time ();
   watch (self);
 }
@@ -374,7 +387,7 @@ void
 aio_rw_lock_record_set_mode (AioRwLockRecord *self,
                              AioRwLockMode    mode)
 {
-  if (self->watch_link.data != NULL)
+  if (self->watched)
     {
       g_mutex_lock (&watch_mutex);
       self->mode = mode;
@@ -390,10 +403,10 @@ aio_rw_lock_record_set_label (AioRwLockRecord *self,
 {
   char *old = self->label;
 
-  if (self->watch_link.data != NULL)
+  if (self->watched)
     g_mutex_lock (&watch_mutex);
   self->label = g_strdup (label);
-  if (self->watch_link.data != NULL)
+  if (self->watched)
     g_mutex_unlock (&watch_mutex);
   g_free (old);
 }

@@ -29,15 +29,17 @@ typedef struct _AioRwLockRecord AioRwLockRecord;
 struct _AioRwLockRecord
 {
   GList          link;        /* the core's list of holds; data = the record */
-  GList          watch_link;  /* the watchdog's, while thresholds are set */
+  GList          watch_link;  /* in the watchdog's queue until it is logged */
   const char    *lock_name;   /* the lock's (construct-only), or NULL */
   char          *label;       /* owned, or NULL */
   gint64         since_usec;  /* monotonic; 0 if it began unrecorded */
   guint64        thread_id;   /* OS thread id; 0 if unknown */
   AioRwLockMode  mode;
   gboolean       waiting;
-  gboolean       logged;      /* the watchdog told that it is long; its
-                               * own word, not a bit beside the core's */
+  gboolean       watched;     /* under the watchdog's eye: what it reads
+                               * changes under its mutex */
+  gboolean       logged;      /* the watchdog told that it is long (under
+                               * its mutex; a word, not a bit-field) */
 };
 
 gboolean          aio_rw_lock_record_enabled   (void);
