@@ -289,6 +289,55 @@ check_state (const AioRwLockState *s,
     CHECK (aio_rw_lock_state_pending_readers (s) == 0 && aio_rw_lock_state_pending_writers (s) == 0);
 }
 
+/* What the lock lists (a monitor's items), against its state: as many
+ * holds per mode as it counts, whether recorded or not, and, when every
+ * hold and wait is recorded (AIO_RW_LOCK_DEBUG), a start for each. */
+typedef struct
+{
+  guint    held[3];
+  guint    waiting;
+  gboolean unknown_start;
+} Listed;
+
+static void
+count_entry (const AioRwLockEntry *entry,
+             gpointer              user_data)
+{
+  Listed *listed = user_data;
+
+  if (entry->waiting)
+    listed->waiting++;
+  else
+    listed->held[entry->mode]++;
+  if (entry->since_usec == 0 || entry->thread_id == 0)
+    listed->unknown_start = TRUE;
+}
+
+/* One taking of the lock's mutex reads the list and the snapshot. */
+static void
+check_listed (AioRwLock *lock)
+{
+  static gint recording_everything = -1;
+  AioRwLockSnapshot snapshot;
+  Listed listed = { { 0 } };
+  guint pending;
+
+  if (recording_everything < 0)
+    recording_everything = g_getenv ("AIO_RW_LOCK_DEBUG") != NULL;
+
+  aio_rw_lock_core_list (aio_rw_lock_get_core (lock), &snapshot, count_entry, &listed);
+  CHECK (listed.held[WRITE] == (guint) snapshot.write_locked);
+  if (snapshot.write_locked)
+    CHECK (listed.held[READ] + listed.held[UPGRADABLE] == 0 && snapshot.readers <= 1);
+  else
+    CHECK (listed.held[READ] + listed.held[UPGRADABLE] == snapshot.readers);
+  /* A pending upgrade is listed as a waiting WRITE too. */
+  pending = snapshot.pending_readers + snapshot.pending_writers;
+  CHECK (listed.waiting == pending || listed.waiting == pending + 1);
+  if (recording_everything)
+    CHECK (!listed.unknown_start);
+}
+
 #define INSIDE_BITS 10
 
 static guint
@@ -304,6 +353,7 @@ check_step (Round *round)
   gint inside;
 
   aio_rw_lock_inspect_state (round->lock, check_state, NULL);
+  check_listed (round->lock);
 
   /* What the test saw: never a writer with anyone else. */
   inside = g_atomic_int_get (&round->inside);
@@ -1091,6 +1141,8 @@ context_step (Actor *actor)
 
         if (guard != NULL)
           guard_rec_new (actor, guard, NULL, mode);
+        if (guard != NULL && g_rand_boolean (actor->rand))
+          aio_rw_lock_guard_set_label (guard, "try");
       }
       break;
 
