@@ -30,8 +30,9 @@ typedef struct _AioRwLockCore
   GQueue          drains;      /* close_async waiters, until no hold is left */
   GSList         *watches;     /* AioRwLockWatch: told of every change */
   GQueue          records;     /* AioRwLockRecord of the holds recorded */
-  gboolean        recording;   /* record new holds and waits: a watch,
-                                * AIO_RW_LOCK_DEBUG or a Sysprof capture */
+  gint            recording;   /* record new holds and waits: a watch,
+                                * AIO_RW_LOCK_DEBUG or a Sysprof capture;
+                                * set under the mutex, read atomically */
   const char     *name;        /* the lock's, construct-only; or NULL */
   GObject        *owner;       /* the AioRwLock; not owned */
 } AioRwLockCore;
