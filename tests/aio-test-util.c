@@ -40,6 +40,24 @@ aio_test_iterate_until (GMainContext *context,
     g_error ("timed out after %d s waiting for a callback", AIO_TEST_DEADLINE_SEC);
 }
 
+/* Iterates the default context, without blocking, every millisecond until
+ * @done says so; fails by the deadline. For conditions no callback sets
+ * (another thread's, a log writer's). */
+void
+aio_test_poll_until (AioTestCondition done,
+                     gpointer         user_data)
+{
+  gint64 deadline = g_get_monotonic_time () + AIO_TEST_DEADLINE_SEC * G_TIME_SPAN_SECOND;
+
+  while (!done (user_data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("timed out after %d s waiting for a condition", AIO_TEST_DEADLINE_SEC);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
 /* Dispatches what is due on @context now, without blocking. */
 void
 aio_test_iterate_pending (GMainContext *context)

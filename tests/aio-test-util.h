@@ -27,6 +27,9 @@ extern gint aio_test_completions;  /* atomic: callbacks run on several threads *
 void     aio_test_iterate_until     (GMainContext *context,
                                      gboolean     *flag);
 void     aio_test_iterate_pending   (GMainContext *context);
+typedef gboolean (*AioTestCondition) (gpointer user_data);
+void     aio_test_poll_until        (AioTestCondition done,
+                                     gpointer         user_data);
 void     aio_test_on_acquired       (GObject      *source,
                                      GAsyncResult *result,
                                      gpointer      user_data);

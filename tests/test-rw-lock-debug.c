@@ -114,6 +114,21 @@ count_seen (const char  *name,
   return n;
 }
 
+typedef struct
+{
+  const char *name;
+  const char *kind;
+  const char *state;
+} Wanted;
+
+static gboolean
+was_seen (gpointer data)
+{
+  const Wanted *wanted = data;
+
+  return count_seen (wanted->name, wanted->kind, wanted->state, NULL, NULL) > 0;
+}
+
 /* Waits (iterating the default context) until a message of lock NAME, of
  * KIND and STATE, was seen, or fails by the deadline. */
 static void
@@ -121,14 +136,9 @@ wait_seen (const char *name,
            const char *kind,
            const char *state)
 {
-  gint64 deadline = g_get_monotonic_time () + AIO_TEST_DEADLINE_SEC * G_TIME_SPAN_SECOND;
+  Wanted wanted = { name, kind, state };
 
-  while (count_seen (name, kind, state, NULL, NULL) == 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (2000);
-    }
+  aio_test_poll_until (was_seen, &wanted);
 }
 
 /* A long hold is told while it lasts, once, and once more when it ends;

@@ -308,19 +308,27 @@ os_thread_id (void)
   return (guint64) gettid ();
 }
 
+typedef struct
+{
+  Seen  *seen;
+  guint  before;
+} ItemsChanged;
+
+static gboolean
+items_changed_again (gpointer data)
+{
+  ItemsChanged *wait = data;
+
+  return wait->seen->items_changed != wait->before;
+}
+
 /* Iterates until the monitor's items changed once more. */
 static void
 wait_items_changed (Seen *seen)
 {
-  guint before = seen->items_changed;
-  gint64 deadline = g_get_monotonic_time () + AIO_TEST_DEADLINE_SEC * G_TIME_SPAN_SECOND;
+  ItemsChanged wait = { seen, seen->items_changed };
 
-  while (seen->items_changed == before)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
+  aio_test_poll_until (items_changed_again, &wait);
 }
 
 /* While a monitor exists, holds and waits carry when they began, the OS
