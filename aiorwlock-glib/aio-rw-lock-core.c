@@ -198,8 +198,11 @@ set_guard_mode_locked (AioRwLockCore  *self,
         guard->hold->n[mode]++;
     }
 
+  /* A release store is enough for the unlocked reads of 'released' (the
+   * last unref, is_held ()): the full barrier of g_atomic_int_set () is an
+   * exchange on x86, paid by every release. */
   if (mode == AIO_RW_LOCK_HOLD_NONE)
-    g_atomic_int_set (&guard->released, TRUE);
+    __atomic_store_n (&guard->released, TRUE, __ATOMIC_RELEASE);
   else
     guard->mode = mode;
 
@@ -1149,7 +1152,10 @@ aio_rw_lock_core_guard_unref (AioRwLockGuard *guard)
   AioRwLockCore *self = guard->core;
   GObject *owner = self->owner;
 
-  if (!g_atomic_ref_count_dec (&guard->ref_count))
+  /* The only reference is the caller's: nobody can take another, so the
+   * locked decrement is not needed. */
+  if (!g_atomic_ref_count_compare (&guard->ref_count, 1) &&
+      !g_atomic_ref_count_dec (&guard->ref_count))
     return;
 
   /* Usually released already: then the mutex is not needed. */
