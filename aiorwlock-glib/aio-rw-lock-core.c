@@ -1389,7 +1389,8 @@ aio_rw_lock_core_guard_set_label (AioRwLockGuard *guard,
         {
           /* Begun unrecorded: when, and on which thread, is unknown. */
           *record = aio_rw_lock_record_new_unknown (self->name, hold_mode_locked (guard));
-          g_queue_push_tail_link (&self->records, &(*record)->link);
+          /* Listed first, as the holds that began unrecorded are. */
+          g_queue_push_head_link (&self->records, &(*record)->link);
         }
       aio_rw_lock_record_set_label (*record, label);
     }

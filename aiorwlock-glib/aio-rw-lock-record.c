@@ -28,9 +28,11 @@ typedef struct
 
 static Config config;
 
-/* AIO_RW_LOCK_DEBUG: comma-separated; any value turns recording on. */
+/* AIO_RW_LOCK_DEBUG: comma-separated; any value turns recording on. The
+ * items it cannot use go to @bad, to be warned of outside the once. */
 static void
-parse_debug (const char *value)
+parse_debug (const char *value,
+             GPtrArray  *bad)
 {
   g_auto(GStrv) items = g_strsplit (value, ",", -1);
 
@@ -50,23 +52,31 @@ parse_debug (const char *value)
 
       if (which >= 0 && g_ascii_string_to_unsigned (eq + 1, 10, 1, G_MAXINT, &msec, NULL))
         config.long_usec[which] = (gint64) msec * G_TIME_SPAN_MILLISECOND;
-      else
-        g_warning ("AIO_RW_LOCK_DEBUG: cannot use “%s”: expected "
-                   "long-hold=MSEC or long-wait=MSEC (MSEC > 0), comma-separated",
-                   item);
+      else if (!g_str_equal (item, "record"))
+        g_ptr_array_add (bad, g_strdup (item));
     }
 }
 
 #ifdef HAVE_SYSPROF
-static void
+/* At exit, or when the library is unloaded: a destructor, not atexit (),
+ * which would outlive an unloaded library. */
+__attribute__ ((destructor)) static void
 flush_capture (void)
 {
+  if (config.writer == NULL)
+    return;
   g_mutex_lock (&config.writer_mutex);
   sysprof_capture_writer_flush (config.writer);
   g_mutex_unlock (&config.writer_mutex);
 }
 #endif
 
+static gpointer watchdog (gpointer unused);
+
+/* Read once, by the first lock made (never under a mutex of the library:
+ * the keyed table asks before it takes its own). What it says, it says
+ * after the once, so that a log writer that makes a lock cannot wait on
+ * it. */
 static const Config *
 get_config (void)
 {
@@ -75,11 +85,12 @@ get_config (void)
   if (g_once_init_enter (&done))
     {
       const char *debug = g_getenv ("AIO_RW_LOCK_DEBUG");
+      g_autoptr(GPtrArray) bad = g_ptr_array_new_with_free_func (g_free);
 
       if (debug != NULL && *debug != '\0')
         {
           config.enabled = TRUE;
-          parse_debug (debug);
+          parse_debug (debug, bad);
         }
 #ifdef HAVE_SYSPROF
       /* GLib's and GTK's convention: a file descriptor to write a capture
@@ -89,10 +100,17 @@ get_config (void)
         {
           g_mutex_init (&config.writer_mutex);
           config.enabled = TRUE;
-          atexit (flush_capture);
         }
 #endif
       g_once_init_leave (&done, 1);
+
+      for (guint i = 0; i < bad->len; i++)
+        g_warning ("AIO_RW_LOCK_DEBUG: cannot use “%s”: expected "
+                   "long-hold=MSEC, long-wait=MSEC (MSEC > 0) or record, comma-separated",
+                   (const char *) g_ptr_array_index (bad, i));
+      /* Lives as long as the process, like GLib's worker thread. */
+      if (config.long_usec[0] > 0 || config.long_usec[1] > 0)
+        g_thread_unref (g_thread_new ("aio-rw-lock-watchdog", watchdog, NULL));
     }
 
   return &config;
@@ -130,7 +148,6 @@ static GMutex watch_mutex;
 static GCond  watch_cond;
 static GQueue watched[2];    /* holds, waits not logged yet: by since */
 static GQueue due_messages;  /* Message, to log in order */
-static gboolean watchdog_started;
 
 typedef struct
 {
@@ -278,12 +295,6 @@ watch (AioRwLockRecord *self)
     return;
 
   g_mutex_lock (&watch_mutex);
-  if (!watchdog_started)
-    {
-      /* Lives as long as the process, like GLib's worker thread. */
-      g_thread_unref (g_thread_new ("aio-rw-lock-watchdog", watchdog, NULL));
-      watchdog_started = TRUE;
-    }
   self->since_usec = g_get_monotonic_time ();
   self->watched = TRUE;
   self->watch_link.data = self;

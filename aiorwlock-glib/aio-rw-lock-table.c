@@ -7,6 +7,7 @@
 
 #include "aio-rw-lock-table.h"
 #include "aio-rw-lock-private.h"
+#include "aio-rw-lock-record.h"
 
 /**
  * AioRwLockTable:
@@ -324,6 +325,9 @@ static void
 aio_rw_lock_table_init (AioRwLockTable *self)
 {
   self->entries = entries_new ();
+  /* The first lock may be made under the table's mutex: AIO_RW_LOCK_DEBUG
+   * is read (and warned of) now, not there. */
+  aio_rw_lock_record_enabled ();
 }
 
 /* ---- Public API ---- */

@@ -306,6 +306,57 @@ test_bad_value_warns (void)
   g_test_trap_assert_stdout ("*Lock ?child?: WRITE hold ?visible? (thread *) has lasted *ms*");
 }
 
+/* A log writer that takes a lock when it is told of a warning: what an
+ * application's writer may well do. */
+static GLogWriterOutput
+locking_writer (GLogLevelFlags   log_level,
+                const GLogField *fields,
+                gsize            n_fields,
+                gpointer         user_data)
+{
+  g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+  g_autoptr(AioRwLockGuard) guard = aio_rw_lock_try_acquire_read (lock);
+
+  g_assert_nonnull (guard);
+  return g_log_writer_standard_streams (log_level, fields, n_fields, user_data);
+}
+
+/* The warning of a bad AIO_RW_LOCK_DEBUG comes from the first lock (or
+ * table) made; a writer that makes a lock then must not wait for the
+ * first one's reading of the variable (it used to, forever). */
+static void
+test_warning_writer_makes_lock (gconstpointer first_is_table)
+{
+  const char *was = g_getenv ("AIO_RW_LOCK_DEBUG");
+  g_autofree char *saved = g_strdup (was);
+
+  if (g_test_subprocess ())
+    {
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);
+      g_log_set_writer_func (locking_writer, NULL, NULL);
+      if (GPOINTER_TO_INT (first_is_table))
+        {
+          g_autoptr(AioRwLockTable) table = aio_rw_lock_table_new (AIO_RW_LOCK_POLICY_FAIR);
+          g_autoptr(AioRwLockGuard) guard = aio_rw_lock_table_try_acquire (table, "key", WRITE, NULL);
+
+          g_assert_nonnull (guard);
+        }
+      else
+        {
+          g_autoptr(AioRwLock) lock = aio_rw_lock_new ();
+
+          g_assert_nonnull (lock);
+        }
+      return;
+    }
+
+  g_setenv ("AIO_RW_LOCK_DEBUG", "bogus,long-hold=100", TRUE);
+  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, 0);
+  g_setenv ("AIO_RW_LOCK_DEBUG", saved, TRUE);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*AIO_RW_LOCK_DEBUG: cannot use ?bogus?*");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -322,6 +373,10 @@ main (int   argc,
   g_test_add_func ("/Aio/RwLock/debug/visible-with-messages-debug", test_visible_with_messages_debug);
   g_test_add_func ("/Aio/RwLock/debug/hidden-without-messages-debug", test_hidden_without_messages_debug);
   g_test_add_func ("/Aio/RwLock/debug/bad-value-warns", test_bad_value_warns);
+  g_test_add_data_func ("/Aio/RwLock/debug/warning-writer-makes-lock", GINT_TO_POINTER (FALSE),
+                        test_warning_writer_makes_lock);
+  g_test_add_data_func ("/Aio/RwLock/debug/warning-writer-makes-lock-table", GINT_TO_POINTER (TRUE),
+                        test_warning_writer_makes_lock);
 
   return g_test_run ();
 }
