@@ -195,6 +195,8 @@ test_long_wait (void)
   aio_test_acquire (lock, READ, -1, NULL, &reader);
   wait_seen ("long-wait", "wait", "ongoing");
   g_assert_false (reader.done);
+  /* Longer than long-hold: a hold timed from the wait's start would be. */
+  g_usleep (120 * 1000);
 
   g_mutex_lock (&seen_mutex);
   for (guint i = 0; i < seen->len; i++)
@@ -235,17 +237,48 @@ test_long_wait (void)
   g_mutex_unlock (&seen_mutex);
 }
 
+/* In a child: GLib's default writer (so G_MESSAGES_DEBUG decides what is
+ * shown), noting which states of the child's lock were logged. */
+static gint child_states_logged;  /* atomic: 1 ongoing, 2 ended */
+
+static GLogWriterOutput
+noting_writer (GLogLevelFlags   log_level,
+               const GLogField *fields,
+               gsize            n_fields,
+               gpointer         user_data)
+{
+  const char *state = field (fields, n_fields, "AIO_STATE");
+
+  if (g_strcmp0 (state, "ongoing") == 0)
+    g_atomic_int_or (&child_states_logged, 1);
+  else if (g_strcmp0 (state, "ended") == 0)
+    g_atomic_int_or (&child_states_logged, 2);
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+static gboolean
+child_logged (gpointer data)
+{
+  guint state = GPOINTER_TO_UINT (data);
+
+  return (g_atomic_int_get (&child_states_logged) & state) != 0;
+}
+
+/* A hold held until the watchdog told it is long, then released; returns
+ * once the end was told too (the watchdog logs from its own thread). */
 static void
 hold_briefly_long (void)
 {
-  g_autoptr(AioRwLock) lock = g_object_new (AIO_TYPE_RW_LOCK, "name", "child", NULL);
-  g_autoptr(AioRwLockGuard) guard = aio_rw_lock_try_acquire (lock, WRITE, NULL);
+  g_autoptr(AioRwLock) lock = NULL;
+  g_autoptr(AioRwLockGuard) guard = NULL;
 
+  g_log_set_writer_func (noting_writer, NULL, NULL);
+  lock = g_object_new (AIO_TYPE_RW_LOCK, "name", "child", NULL);
+  guard = aio_rw_lock_try_acquire (lock, WRITE, NULL);
   aio_rw_lock_guard_set_label (guard, "visible");
-  g_usleep (150 * 1000);
+  aio_test_poll_until (child_logged, GUINT_TO_POINTER (1));
   aio_rw_lock_guard_release (guard);
-  /* The watchdog logs from its own thread: give it the time. */
-  g_usleep (200 * 1000);
+  aio_test_poll_until (child_logged, GUINT_TO_POINTER (2));
 }
 
 /* G_MESSAGES_DEBUG=Aio shows the messages on the standard streams. */
