@@ -248,12 +248,14 @@ noting_writer (GLogLevelFlags   log_level,
                gpointer         user_data)
 {
   const char *state = field (fields, n_fields, "AIO_STATE");
+  GLogWriterOutput written = g_log_writer_default (log_level, fields, n_fields, user_data);
 
+  /* Only once it is written: the child may exit as soon as it knows. */
   if (g_strcmp0 (state, "ongoing") == 0)
     g_atomic_int_or (&child_states_logged, 1);
   else if (g_strcmp0 (state, "ended") == 0)
     g_atomic_int_or (&child_states_logged, 2);
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
+  return written;
 }
 
 static gboolean
