@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "aio-rw-lock-core.h"
+#include "aio-rw-lock-fast.h"
 #include "aio-rw-lock-waiter.h"
 
 /* The one file that takes the lock's mutex. Every function named
@@ -36,10 +37,23 @@ struct _AioRwLockHold
   AioRwLockRecord *record;     /* of the hold, while recorded; under the mutex */
 };
 
+/* A guard's status. A HELD guard (a READ or WRITE hold of its own, no
+ * record, never re-entered, no upgrade) ends its hold without the mutex:
+ * the release claims it with one compare-and-swap from HELD. Anything
+ * under the mutex that changes a guard's mode, hold, record or upgrade
+ * makes it HELD_SLOW first the same way, so it never races such a
+ * release; a HELD_SLOW guard is released under the mutex only. */
+enum
+{
+  GUARD_HELD,
+  GUARD_HELD_SLOW,
+  GUARD_RELEASED,
+};
+
 struct _AioRwLockGuard
 {
   gatomicrefcount  ref_count;
-  gint             released;   /* set under the mutex; read atomically */
+  gint             status;     /* GUARD_*; atomic */
   AioRwLockMode    mode;       /* as the lock counts it; under the mutex */
   AioRwLockCore   *core;       /* its lock (core->owner) is referenced */
   AioRwLockHold   *hold;       /* shared with re-entered guards, or NULL */
@@ -59,6 +73,8 @@ aio_rw_lock_core_init (AioRwLockCore *self,
   g_queue_init (&self->drains);
   g_queue_init (&self->records);
   self->recording = aio_rw_lock_record_enabled ();
+  /* A lock that records from the start never counts holds in the word. */
+  self->fast = self->recording ? AIO_RW_LOCK_FAST_SLOW : 0;
   self->name = NULL;
   self->owner = owner;
 }
@@ -68,6 +84,7 @@ aio_rw_lock_core_init (AioRwLockCore *self,
 void
 aio_rw_lock_core_clear (AioRwLockCore *self)
 {
+  g_assert ((self->fast & ~AIO_RW_LOCK_FAST_SLOW) == 0);
   g_assert (aio_rw_lock_state_is_idle (&self->state));
   g_assert (g_queue_is_empty (&self->drains));
   g_assert (g_queue_is_empty (&self->records));
@@ -136,13 +153,31 @@ record_end_locked (AioRwLockCore    *self,
 
 /* ---- Holds and guards ---- */
 
+static inline gboolean
+guard_released (AioRwLockGuard *guard)
+{
+  return __atomic_load_n (&guard->status, __ATOMIC_ACQUIRE) == GUARD_RELEASED;
+}
+
+/* Under the mutex, before anything of the guard's changes: FALSE if it
+ * was released (also by a release racing this on another thread). */
+static gboolean
+guard_hold_slow_locked (AioRwLockGuard *guard)
+{
+  gint status = GUARD_HELD;
+
+  return __atomic_compare_exchange_n (&guard->status, &status, GUARD_HELD_SLOW, FALSE,
+                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+         status == GUARD_HELD_SLOW;
+}
+
 static AioRwLockMode
 hold_mode_locked (AioRwLockGuard *guard)
 {
   const guint *n;
 
   if (guard->hold == NULL)
-    return guard->released ? AIO_RW_LOCK_HOLD_NONE : guard->mode;
+    return guard_released (guard) ? AIO_RW_LOCK_HOLD_NONE : guard->mode;
 
   n = guard->hold->n;
   if (n[AIO_RW_LOCK_MODE_WRITE] > 0)
@@ -198,11 +233,12 @@ set_guard_mode_locked (AioRwLockCore  *self,
         guard->hold->n[mode]++;
     }
 
-  /* A release store is enough for the unlocked reads of 'released' (the
-   * last unref, is_held ()): the full barrier of g_atomic_int_set () is an
-   * exchange on x86, paid by every release. */
+  /* A HELD_SLOW guard changes under the mutex only: a release store is
+   * enough for the unlocked reads of its status (is_held (), the last
+   * unref); the full barrier of g_atomic_int_set () is an exchange. */
+  g_assert (guard->status == GUARD_HELD_SLOW);
   if (mode == AIO_RW_LOCK_HOLD_NONE)
-    __atomic_store_n (&guard->released, TRUE, __ATOMIC_RELEASE);
+    __atomic_store_n (&guard->status, GUARD_RELEASED, __ATOMIC_RELEASE);
   else
     guard->mode = mode;
 
@@ -239,20 +275,23 @@ visible_mode_locked (AioRwLockGuard *guard)
   return guard->mode;
 }
 
+/* A guard of a new hold, with the hold's @record (or NULL). */
 static AioRwLockGuard *
-guard_new (AioRwLockCore *self,
-           AioRwLockMode  mode)
+guard_new (AioRwLockCore   *self,
+           AioRwLockMode    mode,
+           AioRwLockRecord *record)
 {
   /* g_new (), not g_new0 (): glibc's calloc () bypasses its thread cache. */
   AioRwLockGuard *guard = g_new (AioRwLockGuard, 1);
 
   g_atomic_ref_count_init (&guard->ref_count);
-  guard->released = FALSE;
+  guard->status = record == NULL && mode != AIO_RW_LOCK_MODE_UPGRADABLE_READ ?
+                  GUARD_HELD : GUARD_HELD_SLOW;
   guard->mode = mode;
   guard->core = self;
   guard->hold = NULL;
   guard->upgrade = NULL;
-  guard->record = NULL;
+  guard->record = record;
   g_object_ref (self->owner);
 
   return guard;
@@ -277,6 +316,53 @@ tell_watches_locked (AioRwLockCore *self)
     }
 }
 
+/* ---- The mutex, and the holds counted without it ---- */
+
+/* After the mutex is taken (also again, after a wait on a GCond): every
+ * hold is the state's from here. */
+static inline void
+stop_fast_locked (AioRwLockCore *self)
+{
+  guint counted = aio_rw_lock_fast_stop (&self->fast);
+
+  if (counted != 0)
+    {
+      self->state.n_read += counted / AIO_RW_LOCK_FAST_READER;
+      self->state.writer |= (counted & AIO_RW_LOCK_FAST_WRITER) != 0;
+    }
+}
+
+static inline void
+core_lock (AioRwLockCore *self)
+{
+  g_mutex_lock (&self->mutex);
+  stop_fast_locked (self);
+}
+
+/* Nobody waits, nothing is pending, no hold needs the mutex to end and
+ * nobody looks: holds may be taken and ended without the mutex. */
+static inline gboolean
+may_go_fast_locked (AioRwLockCore *self)
+{
+  const AioRwLockState *state = &self->state;
+
+  return !state->upgradable && state->upgrade == NULL && !state->closed &&
+         state->queue[0].length + state->queue[1].length + state->queue[2].length == 0 &&
+         !self->recording && self->watches == NULL;
+}
+
+static inline void
+core_unlock (AioRwLockCore *self)
+{
+  if (may_go_fast_locked (self))
+    {
+      aio_rw_lock_fast_start (&self->fast, self->state.n_read, self->state.writer);
+      self->state.n_read = 0;
+      self->state.writer = FALSE;
+    }
+  g_mutex_unlock (&self->mutex);
+}
+
 /* Unlocks after a call that may have changed the lock, telling the
  * watches (monitors) first; without one it costs a pointer test. */
 static inline void
@@ -284,7 +370,7 @@ unlock_changed (AioRwLockCore *self)
 {
   if (G_UNLIKELY (self->watches != NULL))
     tell_watches_locked (self);
-  g_mutex_unlock (&self->mutex);
+  core_unlock (self);
 }
 
 void
@@ -296,10 +382,10 @@ aio_rw_lock_core_add_watch (AioRwLockCore        *self,
 
   watch->func = func;
   watch->user_data = user_data;
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   self->watches = g_slist_prepend (self->watches, watch);
   g_atomic_int_set (&self->recording, TRUE);
-  g_mutex_unlock (&self->mutex);
+  core_unlock (self);
 }
 
 /* After this returns, @func is not running and will not be called. */
@@ -308,7 +394,7 @@ aio_rw_lock_core_remove_watch (AioRwLockCore        *self,
                                AioRwLockChangedFunc  func,
                                gpointer              user_data)
 {
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   for (GSList *l = self->watches; l != NULL; l = l->next)
     {
       AioRwLockWatch *watch = l->data;
@@ -322,7 +408,7 @@ aio_rw_lock_core_remove_watch (AioRwLockCore        *self,
     }
   /* What is recorded stays so until it ends. */
   g_atomic_int_set (&self->recording, self->watches != NULL || aio_rw_lock_record_enabled ());
-  g_mutex_unlock (&self->mutex);
+  core_unlock (self);
 }
 
 /* ---- Requests ---- */
@@ -355,7 +441,7 @@ settle_locked (AioRwLockCore         *self,
   /* A granted upgrade: the state counts the hold as WRITE already. A
    * guard whose hold was exclusive before changes nothing the state sees. */
   if (status == AIO_RW_LOCK_WAITER_GRANTED && waiter->request.is_upgrade &&
-      !waiter->guard->released && waiter->guard->mode == AIO_RW_LOCK_MODE_UPGRADABLE_READ)
+      !guard_released (waiter->guard) && waiter->guard->mode == AIO_RW_LOCK_MODE_UPGRADABLE_READ)
     {
       AioRwLockMode from, to;
 
@@ -416,7 +502,7 @@ submit_locked (AioRwLockCore   *self,
 
   if (g_cancellable_is_cancelled (waiter->cancellable))
     refusal = AIO_RW_LOCK_FAILURE_CANCELLED;
-  else if (guard != NULL && guard->released)
+  else if (guard != NULL && !guard_hold_slow_locked (guard))
     refusal = AIO_RW_LOCK_FAILURE_ALREADY_RELEASED;
   else if (guard != NULL && guard->mode == AIO_RW_LOCK_MODE_READ)
     refusal = AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ;
@@ -493,7 +579,7 @@ withdraw_locked (AioRwLockCore    *self,
 static void
 undo_upgrade_of_released_locked (AioRwLockWaiter *waiter)
 {
-  g_assert (waiter->guard->released);
+  g_assert (guard_released (waiter->guard));
 
   waiter->guard->mode = AIO_RW_LOCK_MODE_UPGRADABLE_READ;
   waiter->changed_mode = FALSE;
@@ -516,7 +602,7 @@ revoke_locked (AioRwLockCore   *self,
       if (waiter->record != NULL)
         record_end_locked (self, &waiter->record);
     }
-  else if (waiter->changed_mode && !waiter->guard->released)
+  else if (waiter->changed_mode && !guard_released (waiter->guard))
     {
       change_mode_locked (self, waiter->guard, AIO_RW_LOCK_MODE_UPGRADABLE_READ);
       waiter->changed_mode = FALSE;
@@ -552,7 +638,7 @@ deliver_locked (AioRwLockCore   *self,
 
   if (waiter->request.is_upgrade && waiter->status != AIO_RW_LOCK_WAITER_NEW)
     {
-      if (waiter->status == AIO_RW_LOCK_WAITER_GRANTED && waiter->guard->released)
+      if (waiter->status == AIO_RW_LOCK_WAITER_GRANTED && guard_released (waiter->guard))
         {
           if (waiter->changed_mode)
             undo_upgrade_of_released_locked (waiter);
@@ -576,7 +662,7 @@ on_cancelled (GCancellable    *cancellable,
 {
   AioRwLockCore *self = waiter->core;
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   if (waiter->status == AIO_RW_LOCK_WAITER_QUEUED)
     withdraw_locked (self, waiter, AIO_RW_LOCK_FAILURE_CANCELLED);
   else if (waiter->status == AIO_RW_LOCK_WAITER_GRANTED)
@@ -592,7 +678,7 @@ on_deadline_due (AioRwLockWaiter *waiter)
 {
   AioRwLockCore *self = waiter->core;
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   if (waiter->status == AIO_RW_LOCK_WAITER_QUEUED)
     withdraw_locked (self, waiter, AIO_RW_LOCK_FAILURE_TIMED_OUT);
   unlock_changed (self);
@@ -645,6 +731,22 @@ failure_to_error (AioRwLockFailure  failure,
     }
 }
 
+/* The end of a delivery, without the mutex: the caller is told next. */
+static void
+hand_over (AioRwLockCore         *self,
+           AioRwLockWaiter       *waiter,
+           AioRwLockWaiterStatus  outcome,
+           GSource               *deadline)
+{
+  aio_rw_lock_waiter_disconnect (waiter, 0, deadline);
+  if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade && !waiter->is_drain)
+    /* With its hold's record, listed already; nobody else can reach it. */
+    waiter->guard = guard_new (self, waiter->request.mode, g_steal_pointer (&waiter->record));
+  g_assert (waiter->record == NULL);
+  /* Last: it may hold the last reference to the lock, SELF's owner. */
+  g_clear_object (&waiter->keep_alive);
+}
+
 /* Delivers @waiter: called with the mutex held, returns with it released,
  * the waiter disconnected and, for a granted acquisition, its guard made.
  * A failure stays a code until _finish makes its GError. */
@@ -667,21 +769,21 @@ deliver (AioRwLockCore   *self,
       waiter->cancelled_id = 0;
       unlock_changed (self);
       aio_rw_lock_waiter_disconnect (waiter, cancelled_id, NULL);
-      g_mutex_lock (&self->mutex);
+      core_lock (self);
     }
   outcome = deliver_locked (self, waiter);
   unlock_changed (self);
+  hand_over (self, waiter, outcome, deadline);
+}
 
-  aio_rw_lock_waiter_disconnect (waiter, 0, deadline);
-  if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade && !waiter->is_drain)
-    {
-      waiter->guard = guard_new (self, waiter->request.mode);
-      /* Its hold's record, listed already; nobody else can reach it. */
-      waiter->guard->record = g_steal_pointer (&waiter->record);
-    }
-  g_assert (waiter->record == NULL);
-  /* Last: it may hold the last reference to the lock, SELF's owner. */
-  g_clear_object (&waiter->keep_alive);
+/* An acquisition without a cancellable: once woken, nothing but its own
+ * context's thread (this one) looks at it, so its outcome is final and is
+ * read without the mutex (the completion source's mutex ordered the wake
+ * before). Upgrades and drains look at their guard or the lock. */
+static gboolean
+settled_for_good (AioRwLockWaiter *waiter)
+{
+  return waiter->cancellable == NULL && !waiter->request.is_upgrade && !waiter->is_drain;
 }
 
 /* ---- Async requests ---- */
@@ -716,8 +818,18 @@ aio_rw_lock_core_task_returned (GObject      *source_object,
   AioRwLockWaiter *waiter = g_task_get_task_data (G_TASK (result));
   AioRwLockCore *self = waiter->core;
 
-  g_mutex_lock (&self->mutex);
-  deliver (self, waiter);
+  if (settled_for_good (waiter))
+    {
+      AioRwLockWaiterStatus outcome = waiter->status;
+
+      waiter->status = AIO_RW_LOCK_WAITER_DONE;
+      hand_over (self, waiter, outcome, g_steal_pointer (&waiter->deadline));
+    }
+  else
+    {
+      core_lock (self);
+      deliver (self, waiter);
+    }
 
   /* GIO lets a caller pass no callback. */
   if (waiter->callback != NULL)
@@ -783,7 +895,16 @@ aio_rw_lock_core_acquire_async (AioRwLockCore       *self,
   if (waiter == NULL)
     return;
 
-  g_mutex_lock (&self->mutex);
+  /* Granted by the word: with no cancellable (no handler of ours can run
+   * on another thread) and never queued, nobody else sees the waiter. */
+  if (waiter->cancellable == NULL && aio_rw_lock_fast_enter (&self->fast, mode))
+    {
+      waiter->status = AIO_RW_LOCK_WAITER_GRANTED;
+      aio_rw_lock_waiter_wake (waiter);
+      return;
+    }
+
+  core_lock (self);
   submit_locked (self, waiter, timeout_msec);
   unlock_changed (self);
 }
@@ -820,7 +941,7 @@ aio_rw_lock_core_upgrade_async (GTask               *task,
   if (waiter == NULL)
     return;
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   submit_locked (self, waiter, timeout_msec);
   unlock_changed (self);
 }
@@ -867,6 +988,9 @@ aio_rw_lock_core_acquire (AioRwLockCore  *self,
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
 
+  if (aio_rw_lock_fast_enter (&self->fast, mode))
+    return guard_new (self, mode, NULL);
+
   if (timeout_msec > 0)
     end_time = g_get_monotonic_time () + (gint64) timeout_msec * G_TIME_SPAN_MILLISECOND;
 
@@ -874,14 +998,19 @@ aio_rw_lock_core_acquire (AioRwLockCore  *self,
   aio_rw_lock_waiter_init_blocking (&waiter, self, mode, cancellable, &cond);
   aio_rw_lock_waiter_connect (&waiter, G_CALLBACK (on_cancelled));
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   submit_locked (self, &waiter, timeout_msec);
   while (waiter.status == AIO_RW_LOCK_WAITER_QUEUED)
     {
+      gboolean expired = FALSE;
+
       if (end_time < 0)
         g_cond_wait (&cond, &self->mutex);
-      else if (!g_cond_wait_until (&cond, &self->mutex, end_time) &&
-               waiter.status == AIO_RW_LOCK_WAITER_QUEUED)
+      else
+        expired = !g_cond_wait_until (&cond, &self->mutex, end_time);
+      /* Whoever granted it may have let holds go fast as it unlocked. */
+      stop_fast_locked (self);
+      if (expired && waiter.status == AIO_RW_LOCK_WAITER_QUEUED)
         withdraw_locked (self, &waiter, AIO_RW_LOCK_FAILURE_TIMED_OUT);
     }
   deliver (self, &waiter);
@@ -902,7 +1031,7 @@ try_acquire (AioRwLockCore  *self,
   AioRwLockFailure failure = AIO_RW_LOCK_FAILURE_NONE;
   AioRwLockRecord *record = NULL;
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   if (!aio_rw_lock_state_try_enter (&self->state, mode))
     failure = self->state.closed ? AIO_RW_LOCK_FAILURE_CLOSED : AIO_RW_LOCK_FAILURE_WOULD_BLOCK;
   else if (recording)
@@ -910,13 +1039,7 @@ try_acquire (AioRwLockCore  *self,
   unlock_changed (self);
 
   if (failure == AIO_RW_LOCK_FAILURE_NONE)
-    {
-      AioRwLockGuard *guard = guard_new (self, mode);
-
-      if (recording)
-        guard->record = record;
-      return guard;
-    }
+    return guard_new (self, mode, record);
   if (error != NULL)
     g_propagate_error (error, failure_to_error (failure, NULL));
   return NULL;
@@ -937,6 +1060,9 @@ aio_rw_lock_core_try_acquire (AioRwLockCore  *self,
                               AioRwLockMode   mode,
                               GError        **error)
 {
+  /* The word is never fast while recording. */
+  if (G_LIKELY (aio_rw_lock_fast_enter (&self->fast, mode)))
+    return guard_new (self, mode, NULL);
   if (G_UNLIKELY (g_atomic_int_get (&self->recording)))
     return try_acquire_recording (self, mode, error);
   return try_acquire (self, mode, FALSE, error);
@@ -947,7 +1073,7 @@ aio_rw_lock_core_close (AioRwLockCore *self)
 {
   AioRwLockRequest *request;
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   aio_rw_lock_state_close (&self->state);
   while ((request = aio_rw_lock_state_pop_any (&self->state)) != NULL)
     settle_locked (self, (AioRwLockWaiter *) request,
@@ -971,7 +1097,7 @@ aio_rw_lock_core_close_async (AioRwLockCore       *self,
   if (waiter == NULL)
     return;
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   if (g_cancellable_is_cancelled (waiter->cancellable))
     settle_locked (self, waiter, AIO_RW_LOCK_WAITER_FAILED, AIO_RW_LOCK_FAILURE_CANCELLED);
   else if (!aio_rw_lock_state_has_holds (&self->state))
@@ -1018,9 +1144,9 @@ void
 aio_rw_lock_core_snapshot (AioRwLockCore     *self,
                            AioRwLockSnapshot *snapshot)
 {
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   snapshot_locked (self, snapshot);
-  g_mutex_unlock (&self->mutex);
+  core_unlock (self);
 }
 
 static void
@@ -1073,7 +1199,7 @@ aio_rw_lock_core_list (AioRwLockCore      *self,
   const AioRwLockState *state = &self->state;
   GList *heads[3];
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   snapshot_locked (self, snapshot);
 
   list_holds_locked (self, AIO_RW_LOCK_MODE_WRITE, state->writer, func, user_data);
@@ -1107,7 +1233,7 @@ aio_rw_lock_core_list (AioRwLockCore      *self,
       heads[first_mode] = heads[first_mode]->next;
       list_entry (first->mode, TRUE, ((AioRwLockWaiter *) first)->record, func, user_data);
     }
-  g_mutex_unlock (&self->mutex);
+  core_unlock (self);
 }
 
 void
@@ -1115,9 +1241,9 @@ aio_rw_lock_core_inspect (AioRwLockCore        *self,
                           AioRwLockInspectFunc  func,
                           gpointer              user_data)
 {
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   func (&self->state, user_data);
-  g_mutex_unlock (&self->mutex);
+  core_unlock (self);
 }
 
 /* ---- Guards ---- */
@@ -1146,6 +1272,48 @@ release_locked (AioRwLockCore  *self,
   serve_locked (self);
 }
 
+/* The hold of a HELD guard whose release was claimed: one
+ * compare-and-swap, unless the state counts the holds now. */
+static void
+end_fast_hold (AioRwLockCore *self,
+               AioRwLockMode  mode)
+{
+  if (G_LIKELY (aio_rw_lock_fast_leave (&self->fast, mode)))
+    return;
+
+  core_lock (self);
+  aio_rw_lock_state_convert (&self->state, mode, AIO_RW_LOCK_HOLD_NONE);
+  serve_locked (self);
+  unlock_changed (self);
+}
+
+/* FALSE if it was released already (also by a release racing this one). */
+static gboolean
+release (AioRwLockCore  *self,
+         AioRwLockGuard *guard)
+{
+  gint status = GUARD_HELD;
+  gboolean was_held;
+
+  if (__atomic_compare_exchange_n (&guard->status, &status, GUARD_RELEASED, FALSE,
+                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    {
+      end_fast_hold (self, guard->mode);
+      return TRUE;
+    }
+  if (status == GUARD_RELEASED)
+    return FALSE;
+
+  /* HELD_SLOW: it changes under the mutex only. */
+  core_lock (self);
+  was_held = !guard_released (guard);
+  if (was_held)
+    release_locked (self, guard);
+  unlock_changed (self);
+
+  return was_held;
+}
+
 void
 aio_rw_lock_core_guard_unref (AioRwLockGuard *guard)
 {
@@ -1158,14 +1326,9 @@ aio_rw_lock_core_guard_unref (AioRwLockGuard *guard)
       !g_atomic_ref_count_dec (&guard->ref_count))
     return;
 
-  /* Usually released already: then the mutex is not needed. */
-  if (!g_atomic_int_get (&guard->released))
-    {
-      g_mutex_lock (&self->mutex);
-      if (!guard->released)
-        release_locked (self, guard);
-      unlock_changed (self);
-    }
+  /* Usually released already. */
+  if (!guard_released (guard))
+    release (self, guard);
 
   if (guard->hold != NULL && g_atomic_ref_count_dec (&guard->hold->ref_count))
     {
@@ -1189,9 +1352,9 @@ aio_rw_lock_core_guard_get_mode (AioRwLockGuard *guard)
   AioRwLockCore *self = guard->core;
   AioRwLockMode mode;
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
   mode = visible_mode_locked (guard);
-  g_mutex_unlock (&self->mutex);
+  core_unlock (self);
 
   return mode;
 }
@@ -1199,23 +1362,14 @@ aio_rw_lock_core_guard_get_mode (AioRwLockGuard *guard)
 gboolean
 aio_rw_lock_core_guard_is_held (AioRwLockGuard *guard)
 {
-  return !g_atomic_int_get (&guard->released);
+  return !guard_released (guard);
 }
 
 /* FALSE if it was released already (the caller's programmer error). */
 gboolean
 aio_rw_lock_core_guard_release (AioRwLockGuard *guard)
 {
-  AioRwLockCore *self = guard->core;
-  gboolean was_held;
-
-  g_mutex_lock (&self->mutex);
-  was_held = !guard->released;
-  if (was_held)
-    release_locked (self, guard);
-  unlock_changed (self);
-
-  return was_held;
+  return release (guard->core, guard);
 }
 
 static const char *
@@ -1240,9 +1394,9 @@ aio_rw_lock_core_guard_reenter (AioRwLockGuard  *guard,
   AioRwLockGuard *again = NULL;
   const char *refusal;
 
-  g_mutex_lock (&self->mutex);
+  core_lock (self);
 
-  if (guard->released)
+  if (!guard_hold_slow_locked (guard))
     g_set_error_literal (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
                          "The guard was already released");
   else if ((refusal = reenter_refusal (visible_mode_locked (guard), mode)) != NULL)
@@ -1260,7 +1414,8 @@ aio_rw_lock_core_guard_reenter (AioRwLockGuard  *guard,
         }
 
       /* Shares the hold: the state's count of it does not change. */
-      again = guard_new (self, mode);
+      again = guard_new (self, mode, NULL);
+      again->status = GUARD_HELD_SLOW;
       again->hold = guard->hold;
       g_atomic_ref_count_inc (&again->hold->ref_count);
       again->hold->n[mode]++;
@@ -1296,8 +1451,8 @@ aio_rw_lock_core_guard_downgrade_to (AioRwLockGuard  *guard,
   AioRwLockCore *self = guard->core;
   gboolean downgraded = FALSE;
 
-  g_mutex_lock (&self->mutex);
-  if (guard->released)
+  core_lock (self);
+  if (!guard_hold_slow_locked (guard))
     g_set_error_literal (error, AIO_RW_LOCK_ERROR, AIO_RW_LOCK_ERROR_NOT_HELD,
                          "The guard was already released");
   else if (guard->upgrade != NULL)
@@ -1342,8 +1497,8 @@ aio_rw_lock_core_guard_try_upgrade (AioRwLockGuard  *guard,
   AioRwLockCore *self = guard->core;
   AioRwLockFailure failure = AIO_RW_LOCK_FAILURE_NONE;
 
-  g_mutex_lock (&self->mutex);
-  if (guard->released)
+  core_lock (self);
+  if (!guard_hold_slow_locked (guard))
     failure = AIO_RW_LOCK_FAILURE_ALREADY_RELEASED;
   else if (guard->mode == AIO_RW_LOCK_MODE_READ)
     failure = AIO_RW_LOCK_FAILURE_UPGRADE_OF_READ;
@@ -1379,8 +1534,8 @@ aio_rw_lock_core_guard_set_label (AioRwLockGuard *guard,
   AioRwLockCore *self = guard->core;
   gboolean held;
 
-  g_mutex_lock (&self->mutex);
-  held = !guard->released;
+  core_lock (self);
+  held = guard_hold_slow_locked (guard);
   if (held)
     {
       AioRwLockRecord **record = guard->hold != NULL ? &guard->hold->record : &guard->record;

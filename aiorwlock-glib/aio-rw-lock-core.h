@@ -23,6 +23,8 @@ typedef struct _AioRwLockHold AioRwLockHold;
 /* Embedded in the AioRwLock. Its fields are the core's alone. */
 typedef struct _AioRwLockCore
 {
+  guint           fast;        /* READ and WRITE holds counted without the
+                                * mutex, or SLOW (aio-rw-lock-fast.h) */
   GMutex          mutex;       /* everything below, every waiter's status and
                                 * every guard's mode */
   AioRwLockState  state;

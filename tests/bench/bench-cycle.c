@@ -113,22 +113,27 @@ cycle_idle_start (Cycle *c)
   g_idle_add (on_cycle_idle, c);
 }
 
-/* ns per cycle */
+/* ns per cycle. Under callgrind, the cycles are a phase of their own
+ * named "S1 WHAT ops=N" (tests/bench/instructions.sh). */
 static double
 run_cycles (Cycle      *c,
             CycleStart  start,
+            const char *what,
             guint       n)
 {
+  g_autofree char *phase = g_strdup_printf ("%s %s ops=%u", c->name, what, n);
   gint64 t0, t1;
 
   bench_settle_context (NULL);
   c->loop = g_main_loop_new (NULL, FALSE);
   c->remaining = n;
 
+  bench_callgrind_begin ();
   t0 = bench_now_ns ();
   start (c);
   g_main_loop_run (c->loop);
   t1 = bench_now_ns ();
+  bench_callgrind_end (phase);
 
   g_clear_pointer (&c->loop, g_main_loop_unref);
 
@@ -160,9 +165,9 @@ cycle_warm_up (gpointer data)
   Cycle *c = data;
   guint n = MAX (c->n / 10, 100);
 
-  run_cycles (c, cycle_lock_start, n);
-  run_cycles (c, cycle_task_start, n);
-  run_cycles (c, cycle_idle_start, n);
+  run_cycles (c, cycle_lock_start, "warm-up lock", n);
+  run_cycles (c, cycle_task_start, "warm-up gtask", n);
+  run_cycles (c, cycle_idle_start, "warm-up idle", n);
 }
 
 static void
@@ -170,9 +175,9 @@ cycle_run (gpointer data)
 {
   Cycle *c = data;
 
-  bench_samples_add (c->lock_ns, run_cycles (c, cycle_lock_start, c->n));
-  bench_samples_add (c->task_ns, run_cycles (c, cycle_task_start, c->n));
-  bench_samples_add (c->idle_ns, run_cycles (c, cycle_idle_start, c->n));
+  bench_samples_add (c->lock_ns, run_cycles (c, cycle_lock_start, "lock", c->n));
+  bench_samples_add (c->task_ns, run_cycles (c, cycle_task_start, "gtask", c->n));
+  bench_samples_add (c->idle_ns, run_cycles (c, cycle_idle_start, "idle", c->n));
 }
 
 static void

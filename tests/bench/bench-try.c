@@ -127,17 +127,30 @@ try_warm_up (gpointer data)
   gmutex_loop (&t->mutex, t->n / 10);
 }
 
+/* Under callgrind, each loop is a phase of its own named "TRY WHAT ops=N"
+ * (tests/bench/instructions.sh). */
+#define PHASE(samples, what, call) G_STMT_START {                       \
+  g_autofree char *phase = g_strdup_printf ("TRY %s ops=%u", what, t->n); \
+  double ns;                                                            \
+  bench_callgrind_begin ();                                             \
+  ns = (call);                                                          \
+  bench_callgrind_end (phase);                                          \
+  bench_samples_add (samples, ns);                                      \
+} G_STMT_END
+
 static void
 try_run (gpointer data)
 {
   Try *t = data;
 
-  bench_samples_add (t->try_read, try_lock_loop (t, FALSE, t->n));
-  bench_samples_add (t->try_write, try_lock_loop (t, TRUE, t->n));
-  bench_samples_add (t->rw_read, grwlock_loop (&t->grw, FALSE, t->n));
-  bench_samples_add (t->rw_write, grwlock_loop (&t->grw, TRUE, t->n));
-  bench_samples_add (t->mutex_ns, gmutex_loop (&t->mutex, t->n));
+  PHASE (t->try_read, "lock-read", try_lock_loop (t, FALSE, t->n));
+  PHASE (t->try_write, "lock-write", try_lock_loop (t, TRUE, t->n));
+  PHASE (t->rw_read, "grwlock-read", grwlock_loop (&t->grw, FALSE, t->n));
+  PHASE (t->rw_write, "grwlock-write", grwlock_loop (&t->grw, TRUE, t->n));
+  PHASE (t->mutex_ns, "gmutex", gmutex_loop (&t->mutex, t->n));
 }
+
+#undef PHASE
 
 /* One line per mode: the lock's figure, its GRWLock counterpart (ROLE:
  * reader or writer), GMutex. */
