@@ -236,7 +236,7 @@ set_guard_mode_locked (AioRwLockCore  *self,
   /* A HELD_SLOW guard changes under the mutex only: a release store is
    * enough for the unlocked reads of its status (is_held (), the last
    * unref); the full barrier of g_atomic_int_set () is an exchange. */
-  g_assert (guard->status == GUARD_HELD_SLOW);
+  g_assert (__atomic_load_n (&guard->status, __ATOMIC_RELAXED) == GUARD_HELD_SLOW);
   if (mode == AIO_RW_LOCK_HOLD_NONE)
     __atomic_store_n (&guard->status, GUARD_RELEASED, __ATOMIC_RELEASE);
   else

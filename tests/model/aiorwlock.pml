@@ -2,9 +2,9 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Written against aiorwlock-glib/ as of commit c952e92 ("rw-lock: Add the
- * 1.1 variants: try_acquire, close_async, try_upgrade, upgrade_full and
- * downgrade_to"; before that, 95609be); a change to
+ * Written against aiorwlock-glib/ as of commit b287c05 ("rw-lock: Count
+ * uncontended READ and WRITE holds in an atomic word"; before that,
+ * c952e92 and 95609be); a change to
  * aio-rw-lock-core.c or aio-rw-lock-state.c must be made here too (the
  * names below say where).
  *
@@ -176,6 +176,15 @@
  *   WITH_UPGRADE_TIMEOUT  upgrades are upgrade_full_async ()s with a
  *                    deadline of -1, 0 or >0 ms (else upgrade_async (): -1)
  *   WITH_CLOSE       a closer thread may close the lock at any time
+ *   WITH_FAST        the atomic word (aio-rw-lock-fast.h): clients also
+ *                    try_acquire () READ or WRITE on the word, and end a
+ *                    plain guard's hold with a claim, then the word's
+ *                    compare-and-swap or the mutex (fast_try (),
+ *                    fast_release ()); every section ends as core_unlock
+ *                    () does. An async request without a cancellable
+ *                    granted on the word is a fast_try () whose guard
+ *                    reaches its caller through the completion source,
+ *                    seen by no other thread: not modelled apart
  *   WITH_DRAIN       NDRAINS drainer threads (default 1) each call
  *                    close_async () at any time, with a cancellable of
  *                    their own
@@ -241,6 +250,14 @@
  *                              () whether other readers hold
  *   BUG_UPGRADE_DEADLINE_AFTER_GRANT  the deadline of an upgrade fails it
  *                              once granted too, leaving the guard WRITE
+ *   BUG_FAST_WHILE_QUEUED      (WITH_FAST) core_unlock () lets holds go on
+ *                              the word while requests are queued: a
+ *                              newcomer barges, a release on the word serves
+ *                              nobody
+ *   BUG_UPGRADE_KEEPS_GUARD_PLAIN  (WITH_FAST) submit_locked () does not
+ *                              make the guard of an upgrade HELD_SLOW: its
+ *                              mode changes under the mutex while a release
+ *                              may claim it without
  *
  * Properties:
  *   check_invariants(), at the end of every section under the mutex:
@@ -401,6 +418,45 @@ mtype delivered[NWAITERS];
 byte gmode[NWAITERS] = HOLD_NONE;  /* guard->mode; HOLD_NONE: no guard, or released */
 bool g_upgrade[NWAITERS];    /* guard->upgrade != NULL: an upgrade its caller has not learnt of */
 
+/* ---- The fast word (aio-rw-lock-fast.h), WITH_FAST ----
+ *
+ * In C, each hold is counted either in the word (while SLOW is clear) or
+ * in the state: taking the mutex moves the word's holds to the state
+ * (stop_fast_locked ()), letting it go with nothing queued or pending
+ * moves them back (core_unlock ()). A section under the mutex is one
+ * d_step here, and while it runs the word is SLOW, so a fast operation
+ * on another thread fails and waits for the mutex: what it sees is the
+ * word before or after the section. So the model keeps n_read and writer
+ * as the totals and fast_on as what SLOW is between sections, set by
+ * CORE_UNLOCK at the end of each; a fast operation changes the totals
+ * only while fast_on. */
+#ifdef WITH_FAST
+bool fast_on;                /* SLOW is clear: holds go on the word */
+bool g_plain[NWAITERS];      /* guard->status == GUARD_HELD */
+byte leaving[NWAITERS] = HOLD_NONE;   /* a release claimed the guard
+                                       * (RELEASED); its hold not ended yet */
+#ifndef BUG_FAST_WHILE_QUEUED
+#define may_go_fast (!upgradable && upgrade == NOBODY && !closed && \
+                     len(queue[0]) + len(queue[1]) + len(queue[2]) == 0)
+#else
+#define may_go_fast (!upgradable && upgrade == NOBODY && !closed)
+#endif
+#define CORE_UNLOCK fast_on = may_go_fast
+#define NOT_LEAVING(g) (leaving[g] == HOLD_NONE)
+/* guard_hold_slow_locked (): before anything of the guard changes */
+#ifndef BUG_UPGRADE_KEEPS_GUARD_PLAIN
+#define MAKE_SLOW(g) g_plain[g] = false
+#else
+#define MAKE_SLOW(g) skip
+#endif
+#define ASSERT_SLOW(g) assert(!g_plain[g])
+#else
+#define CORE_UNLOCK skip
+#define NOT_LEAVING(g) true
+#define MAKE_SLOW(g) skip
+#define ASSERT_SLOW(g) skip
+#endif
+
 /* ---- The GCancellable of the waiter's current request ---- */
 bool cancelled[NWAITERS];        /* g_cancellable_is_cancelled () */
 bool connected[NWAITERS];        /* on_cancelled is connected */
@@ -447,6 +503,7 @@ hidden byte nh_none;
 hidden mtype tu_refusal;
 hidden byte tu_from, tu_readers;
 hidden byte tu_ok;
+hidden byte ft_ok;
 
 /* =================================================================== */
 /* aio-rw-lock-state.c                                                  */
@@ -806,6 +863,7 @@ inline waiter_free(w)
  * its hold's, not yet the state's count of it; FROM and TO get that change */
 inline set_guard_mode_locked(g, mode, from, to)
 {
+  ASSERT_SLOW(g);
   from = hold_mode_locked(g);
   gmode[g] = mode;
   to = hold_mode_locked(g)
@@ -914,8 +972,9 @@ inline upgrade_refusal(g, refusal)
 {
   if
   :: gmode[g] == HOLD_NONE -> refusal = FAILURE_ALREADY_RELEASED
-  :: gmode[g] == MODE_READ -> refusal = FAILURE_UPGRADE_OF_READ
+  :: gmode[g] == MODE_READ -> MAKE_SLOW(g); refusal = FAILURE_UPGRADE_OF_READ
   :: else ->
+     MAKE_SLOW(g);
      if
      :: g_upgrade[g] || upgrade != NOBODY -> refusal = FAILURE_UPGRADE_PENDING
      :: else -> refusal = FAILURE_NONE
@@ -1147,6 +1206,9 @@ inline guard_new(w)
   :: delivered[w] == WAITER_GRANTED && !is_upgrade[w] && !is_drain(w) ->
      assert(gmode[w] == HOLD_NONE);
      gmode[w] = req_mode[w]
+#ifdef WITH_FAST
+     ; g_plain[w] = (req_mode[w] != MODE_UPGRADABLE_READ)
+#endif
   :: else
   fi
 }
@@ -1191,7 +1253,7 @@ inline deliver_line(w, landed)
   past_disconnect[w] = false;
   deliver_locked(w);
   landed = cancelled[w];
-  check_invariants();
+  CORE_UNLOCK; check_invariants();
   guard_new(w)
 }
 
@@ -1279,7 +1341,7 @@ inline deliver(w, landed)
           revoke_locked(w);
           status[w] = WAITER_DONE;
           delivered[w] = WAITER_FAILED;
-          check_invariants();
+          CORE_UNLOCK; check_invariants();
           after_deliver(w)
         }
      :: d_step { !cancelled[w] -> landed = false; guard_new(w); after_deliver(w) }
@@ -1309,7 +1371,7 @@ inline on_completion(w)
 inline task_returned_locked(w)
 {
   deliver_begin(w);
-  check_invariants()
+  CORE_UNLOCK; check_invariants()
 }
 
 /* aio_rw_lock_core_task_returned (): the task's callback, on the waiter's
@@ -1454,6 +1516,7 @@ inline release_locked(g)
 inline guard_downgrade(g)
 {
   assert(!downgrade_refused(g));
+  MAKE_SLOW(g);
   if
   :: gmode[g] != MODE_READ ->
      change_mode_locked(g, MODE_READ);
@@ -1475,6 +1538,7 @@ inline guard_downgrade(g)
 inline guard_downgrade_to(g, mode)
 {
   assert(!downgrade_refused(g) && mode_strength(mode) < mode_strength(gmode[g]));
+  MAKE_SLOW(g);
   change_mode_locked(g, mode);
 #ifndef BUG_DOWNGRADE_NO_SERVE
   serve_locked()
@@ -1621,10 +1685,18 @@ inline guard_probe(g)
 /* The hold the state counts on behalf of client C: its acquisition that is
  * granted, or decided as granted (delivered) and not yet handed back or
  * given its guard, else its guard's. */
+#ifndef WITH_FAST
 #define owned(c) \
   (is_drain(c) -> HOLD_NONE : \
    (((status[c] == WAITER_GRANTED || delivered[c] == WAITER_GRANTED) && !is_upgrade[c]) -> \
     req_mode[c] : gmode[c]))
+#else
+#define owned(c) \
+  (is_drain(c) -> HOLD_NONE : \
+   (leaving[c] != HOLD_NONE -> leaving[c] : \
+    (((status[c] == WAITER_GRANTED || delivered[c] == WAITER_GRANTED) && !is_upgrade[c]) -> \
+     req_mode[c] : gmode[c])))
+#endif
 
 /* No client holds anything, nor has a grant it was not given yet
  * (owned ()). */
@@ -1825,7 +1897,7 @@ inline await_completion(w, armed)
      }
      break
 #if defined(WITH_TIMEOUT) || defined(WITH_UPGRADE_TIMEOUT)
-  :: d_step { armed -> armed = false; on_deadline_due(w); check_invariants() }
+  :: d_step { armed -> armed = false; on_deadline_due(w); CORE_UNLOCK; check_invariants() }
 #endif
   od
 }
@@ -1855,6 +1927,70 @@ inline await_completion(w, armed)
 #define UPGRADE_TIMEOUT if :: timeout_msec = -1 :: timeout_msec = 0 :: timeout_msec = 1 fi
 #else
 #define UPGRADE_TIMEOUT timeout_msec = -1
+#endif
+
+#ifdef WITH_FAST
+/* aio_rw_lock_core_try_acquire () on the word: one compare-and-swap,
+ * which takes a READ hold if no writer holds, a WRITE hold if nothing is
+ * held, and only while SLOW is clear (else the try goes to the mutex, as
+ * the async request does without waiting; not modelled again). Every
+ * hold it gives is one the policy would give: nobody barges. */
+inline fast_try(g, mode)
+{
+  atomic {
+    if
+    :: mode = MODE_READ
+    :: mode = MODE_WRITE
+    fi;
+    if
+    :: fast_on && !writer && (mode == MODE_READ || n_read == 0) ->
+       admits(mode, ft_ok);
+       assert(ft_ok);
+       enter(mode);
+       gmode[g] = mode;
+       g_plain[g] = true;
+       check_invariants()
+    :: else
+    fi
+  }
+}
+
+/* aio_rw_lock_core_guard_release () of a GUARD_HELD guard: the claim (a
+ * compare-and-swap to RELEASED), then end_fast_hold (): the word's
+ * compare-and-swap while SLOW is clear; else, once it saw SLOW, under the
+ * mutex (whatever the word is by the time it has the mutex). */
+inline fast_claim(g)
+{
+  assert(g_plain[g] && gmode[g] != HOLD_NONE && leaving[g] == HOLD_NONE);
+  leaving[g] = gmode[g];
+  gmode[g] = HOLD_NONE;
+  g_plain[g] = false
+}
+
+inline end_fast_hold(g)
+{
+  if
+  :: atomic {
+       fast_on ->
+       leave(leaving[g]);
+       leaving[g] = HOLD_NONE;
+       check_invariants()
+     }
+  :: atomic { !fast_on -> skip }
+     d_step {
+       convert(leaving[g], HOLD_NONE);
+       leaving[g] = HOLD_NONE;
+       serve_locked();
+       CORE_UNLOCK; check_invariants()
+     }
+  fi
+}
+
+inline fast_release(g)
+{
+  atomic { fast_claim(g) }
+  end_fast_hold(g)
+}
 #endif
 
 proctype client(byte i)
@@ -1899,7 +2035,7 @@ end_idle:
      :: early   /* already cancelled at the call: the state is untouched */
      :: else ->
         d_step { waiter_connect(i) }
-        d_step { submit_locked(i, timeout_msec, armed); check_invariants() }
+        d_step { submit_locked(i, timeout_msec, armed); CORE_UNLOCK; check_invariants() }
         await_completion(i, armed)
      fi;
      skip;   /* (spin: a break may not jump straight into a d_step) */
@@ -1916,7 +2052,7 @@ end_idle:
              ops < HOLD_OPS && (gmode[i] == MODE_WRITE || gmode[i] == MODE_UPGRADABLE_READ) ->
              ops++;
              guard_downgrade(i);
-             check_invariants()
+             CORE_UNLOCK; check_invariants()
            }
 #endif
 #ifdef WITH_DOWNGRADE_TO
@@ -1927,7 +2063,7 @@ end_idle:
              ops < HOLD_OPS && gmode[i] == MODE_WRITE ->
              ops++;
              guard_downgrade_to(i, MODE_UPGRADABLE_READ);
-             check_invariants()
+             CORE_UNLOCK; check_invariants()
            }
 #else
            /* in two sections: the WRITE hold ends (whoever may enter is
@@ -1935,11 +2071,12 @@ end_idle:
            d_step {
              ops < HOLD_OPS && gmode[i] == MODE_WRITE ->
              ops++;
+             MAKE_SLOW(i);
              change_mode_locked(i, HOLD_NONE);
              serve_locked();
-             check_invariants()
+             CORE_UNLOCK; check_invariants()
            }
-           d_step { change_mode_locked(i, MODE_UPGRADABLE_READ); serve_locked(); check_invariants() }
+           d_step { change_mode_locked(i, MODE_UPGRADABLE_READ); serve_locked(); CORE_UNLOCK; check_invariants() }
 #endif
 #endif
 #ifdef WITH_TRY_UPGRADE
@@ -1951,7 +2088,7 @@ end_idle:
              tu_readers = n_read;
              guard_try_upgrade(i, tu_refusal);
              try_upgrade_checks(i, tu_refusal, tu_from, tu_readers);
-             check_invariants()
+             CORE_UNLOCK; check_invariants()
            }
 #endif
 #ifdef WITH_UPGRADE
@@ -1971,7 +2108,7 @@ end_idle:
            :: early
            :: else ->
               d_step { waiter_connect(i) }
-              d_step { submit_locked(i, timeout_msec, armed); check_invariants() }
+              d_step { submit_locked(i, timeout_msec, armed); CORE_UNLOCK; check_invariants() }
               /* (the guard may be released meanwhile: see canceller) */
               await_completion(i, armed)
            fi;
@@ -1979,13 +2116,21 @@ end_idle:
 #endif
         od;
         if
-        :: d_step { gmode[i] != HOLD_NONE -> release_locked(i); check_invariants() }
+#ifdef WITH_FAST
+        :: g_plain[i] && gmode[i] != HOLD_NONE -> fast_release(i)
+        :: d_step { !g_plain[i] && gmode[i] != HOLD_NONE -> release_locked(i); CORE_UNLOCK; check_invariants() }
+#else
+        :: d_step { gmode[i] != HOLD_NONE -> release_locked(i); CORE_UNLOCK; check_invariants() }
+#endif
         :: else
         fi
      :: else
      fi;
 
      d_step {
+       /* (the guard is the client's next one: another thread's release
+        * of this one ends first) */
+       NOT_LEAVING(i) ->
        assert(gmode[i] == HOLD_NONE && !requested[i] && !woken[i]);
        assert(status[i] == WAITER_DONE);
        /* forget the dead locals, so equal states look equal */
@@ -1993,6 +2138,20 @@ end_idle:
        timeout_msec = 0;
        NEXT_ITERATION
      }
+#ifdef WITH_FAST
+  :: MORE ->
+     /* try_acquire (); a hold it gets is released at once */
+     fast_try(i, mode);
+     if
+     :: gmode[i] != HOLD_NONE -> fast_release(i)
+     :: else
+     fi;
+     d_step {
+       assert(gmode[i] == HOLD_NONE && leaving[i] == HOLD_NONE);
+       mode = 0;
+       NEXT_ITERATION
+     }
+#endif
   :: else -> break
   od
 }
@@ -2040,15 +2199,32 @@ end_cancel:
        on_cancelled(c);
        handler_ran[c] = true;
        handler_pending[c] = false;
-       check_invariants()
+       CORE_UNLOCK; check_invariants()
      }
 #ifdef WITH_UPGRADE
+#ifndef WITH_FAST
   :: d_step {
        requested[c] && is_upgrade[c] && status[c] != WAITER_NEW &&
        gmode[c] != HOLD_NONE && release_planned(c) ->
        release_locked(c);
-       check_invariants()
+       CORE_UNLOCK; check_invariants()
      }
+#else
+  /* a guard whose upgrade was refused as cancelled at its submission
+   * stays plain: its release is claimed without the mutex */
+  :: d_step {
+       requested[c] && is_upgrade[c] && status[c] != WAITER_NEW &&
+       gmode[c] != HOLD_NONE && !g_plain[c] && release_planned(c) ->
+       release_locked(c);
+       CORE_UNLOCK; check_invariants()
+     }
+  :: atomic {
+       requested[c] && is_upgrade[c] && status[c] != WAITER_NEW &&
+       gmode[c] != HOLD_NONE && g_plain[c] && release_planned(c) ->
+       fast_claim(c)
+     }
+     end_fast_hold(c)
+#endif
 #if !defined(LIVENESS) && !defined(NO_GUARD_PROBE)
   :: d_step { upgrade_pending(c) -> guard_probe(c) }
 #endif
@@ -2059,7 +2235,7 @@ end_cancel:
 #ifdef WITH_CLOSE
 active proctype closer()
 {
-  d_step { core_close(); check_invariants() }
+  d_step { core_close(); CORE_UNLOCK; check_invariants() }
 }
 #endif
 
@@ -2090,14 +2266,14 @@ proctype drainer(byte i)
 #endif
   atomic { WILL_CANCEL; requested[i] = true }
 #ifndef BUG_CLOSE_AT_DRAIN
-  d_step { core_close(); check_invariants() }
+  d_step { core_close(); CORE_UNLOCK; check_invariants() }
 #endif
   d_step { waiter_new_async(i, MODE_READ, false, early) }
   if
   :: early
   :: else ->
      d_step { waiter_connect(i) }
-     d_step { drain_submit_locked(i); check_invariants() }
+     d_step { drain_submit_locked(i); CORE_UNLOCK; check_invariants() }
      d_step { woken[i] -> on_completion(i); task_returned_locked(i) }
   fi;
   task_returned(i, landed, early);

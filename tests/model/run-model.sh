@@ -46,11 +46,19 @@ safety-prefer-readers-upgrade        |default|pass|safety  |-DPOLICY=PREFER_READ
 safety-timeout-close                 |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_UPGRADE -DWITH_UPGRADE_ANY -DWITH_DOWNGRADE -DWITH_TIMEOUT -DWITH_CLOSE|
 safety-fair-mode-changes             |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DWITH_UPGRADE_TIMEOUT|
 safety-drain                         |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_DRAIN -DWITH_UPGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DHOLD_OPS=1|
+safety-fast-fair                     |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DWITH_FAST|
+safety-fast-prefer-writers           |default|pass|safety  |-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=2 -DWITH_FAST|
+safety-fast-prefer-readers           |default|pass|safety  |-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=2 -DWITH_FAST|
+safety-fast-upgrade                  |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_FAST -DWITH_UPGRADE -DWITH_UPGRADE_ANY -DWITH_DOWNGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE -DHOLD_OPS=1|
+safety-fast-timeout-close            |default|pass|safety  |-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=2 -DWITH_FAST -DWITH_UPGRADE -DWITH_DOWNGRADE -DWITH_TIMEOUT -DWITH_CLOSE|
 liveness-fair                        |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|
+liveness-fast-fair                   |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS -DWITH_FAST|
 liveness-fair-mode-changes           |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_UPGRADE -DWITH_DOWNGRADE_TO -DWITH_TRY_UPGRADE|
 liveness-drain                       |default|pass|liveness|-DPOLICY=FAIR -DNCLIENTS=2 -DITERATIONS=0 -DLIVENESS -DWITH_DRAIN|
 liveness-prefer-readers-starves      |default|fail|liveness|-DPOLICY=PREFER_READERS -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|acceptance cycle
 liveness-prefer-writers-starves      |default|fail|liveness|-DPOLICY=PREFER_WRITERS -DNCLIENTS=3 -DITERATIONS=0 -DLIVENESS|acceptance cycle
+mutant-fast-while-queued             |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DWITH_FAST -DBUG_FAST_WHILE_QUEUED|assertion violated \(?(ci_next==255|ft_ok)
+mutant-upgrade-keeps-guard-plain     |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=1 -DWITH_FAST -DWITH_UPGRADE -DWITH_DOWNGRADE -DHOLD_OPS=1 -DBUG_UPGRADE_KEEPS_GUARD_PLAIN|assertion violated +!\(g_plain
 mutant-revoke-leak                   |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DBUG_REVOKE_LEAK|assertion violated \((n_read==ci_r|upgradable==|writer==)
 mutant-no-serve-on-withdraw          |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DBUG_NO_SERVE_ON_WITHDRAW|assertion violated \(ci_next==255\)
 mutant-no-revoke-at-delivery         |default|fail|safety  |-DPOLICY=FAIR -DNCLIENTS=3 -DITERATIONS=2 -DBUG_NO_REVOKE_AT_DELIVERY|assertion violated +!\(\(cancelled\[i\]
