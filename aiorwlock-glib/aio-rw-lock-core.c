@@ -346,8 +346,9 @@ may_go_fast_locked (AioRwLockCore *self)
 {
   const AioRwLockState *state = &self->state;
 
-  return !state->upgradable && state->upgrade == NULL && !state->closed &&
-         state->queue[0].length + state->queue[1].length + state->queue[2].length == 0 &&
+  /* (A pending upgrade counts as a pending writer.) */
+  return !state->upgradable && !state->closed &&
+         aio_rw_lock_state_pending_readers (state) + aio_rw_lock_state_pending_writers (state) == 0 &&
          !self->recording && self->watches == NULL;
 }
 
@@ -1053,14 +1054,14 @@ try_acquire_recording (AioRwLockCore  *self,
   return try_acquire (self, mode, TRUE, error);
 }
 
-/* The one test of recording, before the mutex: a monitor made meanwhile
- * lists this hold as one that began unrecorded, which it is. */
+/* The word first (never fast while recording), then one test of
+ * recording before the mutex: a monitor made meanwhile lists this hold as
+ * one that began unrecorded, which it is. */
 AioRwLockGuard *
 aio_rw_lock_core_try_acquire (AioRwLockCore  *self,
                               AioRwLockMode   mode,
                               GError        **error)
 {
-  /* The word is never fast while recording. */
   if (G_LIKELY (aio_rw_lock_fast_enter (&self->fast, mode)))
     return guard_new (self, mode, NULL);
   if (G_UNLIKELY (g_atomic_int_get (&self->recording)))
