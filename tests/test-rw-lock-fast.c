@@ -113,12 +113,36 @@ test_async_grant_on_the_word (void)
 
 #define RACE_ROUNDS 3000
 
+/* Starts a race: each thread arrives, then spins (a GCond would let them
+ * leave microseconds apart) until the gate opens. */
+typedef struct
+{
+  gint arrived;
+  gint open;
+} Gate;
+
+static void
+gate_pass (Gate *gate)
+{
+  g_atomic_int_inc (&gate->arrived);
+  while (!g_atomic_int_get (&gate->open))
+    ;
+}
+
+static void
+gate_open_once_arrived (Gate *gate,
+                        gint  n_threads)
+{
+  while (g_atomic_int_get (&gate->arrived) < n_threads)
+    ;
+  g_atomic_int_set (&gate->open, TRUE);
+}
+
 typedef struct
 {
   AioRwLockGuard *guard;
   GThread        *thread;
-  gint            ready;
-  gint            go;
+  Gate           *gate;
 } Racer;
 
 static gint criticals;  /* atomic */
@@ -150,9 +174,7 @@ release_when_told (gpointer data)
 {
   Racer *racer = data;
 
-  g_atomic_int_set (&racer->ready, TRUE);
-  while (!g_atomic_int_get (&racer->go))
-    ;
+  gate_pass (racer->gate);
   aio_rw_lock_guard_release (racer->guard);
   return NULL;
 }
@@ -175,16 +197,15 @@ test_double_release_race (void)
 
   for (guint round = 0; round < RACE_ROUNDS; round++)
     {
+      Gate gate = { 0 };
       Racer a = { 0 }, b = { 0 };
 
+      a.gate = b.gate = &gate;
       a.guard = b.guard = aio_rw_lock_try_acquire_read (lock);
       g_assert_nonnull (a.guard);
       a.thread = g_thread_new ("release-a", release_when_told, &a);
       b.thread = g_thread_new ("release-b", release_when_told, &b);
-      while (!g_atomic_int_get (&a.ready) || !g_atomic_int_get (&b.ready))
-        ;
-      g_atomic_int_set (&a.go, TRUE);
-      g_atomic_int_set (&b.go, TRUE);
+      gate_open_once_arrived (&gate, 2);
       g_thread_join (a.thread);
       g_thread_join (b.thread);
 
@@ -205,8 +226,7 @@ typedef struct
   AioRwLockGuard *guard;
   AioRwLockGuard *again;
   GError         *error;
-  gint            ready;
-  gint            go;
+  Gate            gate;
 } Reenter;
 
 static gpointer
@@ -214,9 +234,7 @@ reenter_when_told (gpointer data)
 {
   Reenter *r = data;
 
-  g_atomic_int_set (&r->ready, TRUE);
-  while (!g_atomic_int_get (&r->go))
-    ;
+  gate_pass (&r->gate);
   r->again = aio_rw_lock_guard_reenter (r->guard, READ, &r->error);
   return NULL;
 }
@@ -237,9 +255,7 @@ test_release_races_reenter (void)
 
       r.guard = aio_rw_lock_try_acquire_read (lock);
       thread = g_thread_new ("reenter", reenter_when_told, &r);
-      while (!g_atomic_int_get (&r.ready))
-        ;
-      g_atomic_int_set (&r.go, TRUE);
+      gate_open_once_arrived (&r.gate, 1);
       aio_rw_lock_guard_release (r.guard);
       g_thread_join (thread);
 
