@@ -317,7 +317,7 @@ aio_rw_lock_guard_upgrade_full_finish (AioRwLockGuard  *self,
 {
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (g_task_is_valid (result, aio_rw_lock_core_guard_get_owner (self)), FALSE);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_full_async), FALSE);
+  g_return_val_if_fail (aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_guard_upgrade_full_async), FALSE);
   g_return_val_if_fail (aio_rw_lock_core_upgrade_get_guard (G_TASK (result)) == self, FALSE);
 
   return aio_rw_lock_core_upgrade_finish (G_TASK (result), error);
@@ -435,9 +435,9 @@ aio_rw_lock_guard_upgrade_finish (AioRwLockGuard  *self,
 {
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (g_task_is_valid (result, aio_rw_lock_core_guard_get_owner (self)), FALSE);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_async) ||
-                        g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_full_async) ||
-                        g_async_result_is_tagged (result, aio_rw_lock_upgrade_async), FALSE);
+  g_return_val_if_fail (aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_guard_upgrade_async) ||
+                        aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_guard_upgrade_full_async) ||
+                        aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_upgrade_async), FALSE);
   g_return_val_if_fail (aio_rw_lock_core_upgrade_get_guard (G_TASK (result)) == self, FALSE);
 
   return aio_rw_lock_core_upgrade_finish (G_TASK (result), error);

@@ -430,7 +430,7 @@ aio_rw_lock_table_acquire_finish (AioRwLockTable  *self,
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK_TABLE (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_table_acquire_async), NULL);
+  g_return_val_if_fail (aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_table_acquire_async), NULL);
 
   /* A closed table's task has no waiter. */
   if (g_task_get_task_data (G_TASK (result)) == NULL)
@@ -651,7 +651,7 @@ aio_rw_lock_table_close_finish (AioRwLockTable  *self,
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK_TABLE (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_table_close_async), FALSE);
+  g_return_val_if_fail (aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_table_close_async), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }

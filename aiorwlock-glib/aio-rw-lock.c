@@ -448,7 +448,7 @@ aio_rw_lock_acquire_read_finish (AioRwLock     *self,
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_acquire_read_async), NULL);
+  g_return_val_if_fail (aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_acquire_read_async), NULL);
 
   return aio_rw_lock_core_acquire_finish (G_TASK (result), error);
 }
@@ -502,7 +502,7 @@ aio_rw_lock_acquire_write_finish (AioRwLock     *self,
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_acquire_write_async), NULL);
+  g_return_val_if_fail (aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_acquire_write_async), NULL);
 
   return aio_rw_lock_core_acquire_finish (G_TASK (result), error);
 }
@@ -567,7 +567,7 @@ aio_rw_lock_acquire_finish (AioRwLock     *self,
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_acquire_async), NULL);
+  g_return_val_if_fail (aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_acquire_async), NULL);
 
   return aio_rw_lock_core_acquire_finish (G_TASK (result), error);
 }
@@ -732,9 +732,9 @@ aio_rw_lock_upgrade_finish (AioRwLock     *self,
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_upgrade_async) ||
-                        g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_async) ||
-                        g_async_result_is_tagged (result, aio_rw_lock_guard_upgrade_full_async), FALSE);
+  g_return_val_if_fail (aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_upgrade_async) ||
+                        aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_guard_upgrade_async) ||
+                        aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_guard_upgrade_full_async), FALSE);
 
   return aio_rw_lock_core_upgrade_finish (G_TASK (result), error);
 }
@@ -817,7 +817,7 @@ aio_rw_lock_close_finish (AioRwLock     *self,
 {
   g_return_val_if_fail (AIO_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_async_result_is_tagged (result, aio_rw_lock_close_async), FALSE);
+  g_return_val_if_fail (aio_rw_lock_core_task_is_tagged (result, aio_rw_lock_close_async), FALSE);
 
   return aio_rw_lock_core_close_finish (G_TASK (result), error);
 }
