@@ -207,6 +207,7 @@ s3_run_once (S3Grant     grant,
     }
   g_assert (writers == S3_WRITERS);
 
+  bench_callgrind_begin ();
   t0 = bench_now_ns ();
   for (guint i = 0; i < n_actors; i++)
     {
@@ -215,6 +216,12 @@ s3_run_once (S3Grant     grant,
     }
   g_main_loop_run (run.loop);
   t1 = bench_now_ns ();
+  if (figures != NULL)
+    {
+      g_autofree char *what = g_strdup_printf ("%s ops=%u", phase, run.acquisitions);
+
+      bench_callgrind_end (what);
+    }
 
   bench_check (run.acquisitions == n_actors * k, "%s: %u acquisitions, expected %u",
                phase, run.acquisitions, n_actors * k);
