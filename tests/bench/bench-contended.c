@@ -9,9 +9,17 @@
  *
  *   gtask  a bare GTask round trip (created, returned, completed by the
  *          main loop): what any async request costs; the main ratio
+ *   naive  the naive FAIR lock of bench-naive.c, whose release completes
+ *          the next waiters' callbacks itself
  *   idle   one idle pass: the scheduling alone
+ *
+ * Each run also counts its main-loop iterations (a source's prepare ()):
+ * every hand-off of an exclusive hold costs the lock two (the grant's
+ * delivery, then the hold's pass), which is what keeps S3 below the GTask
+ * baseline, whose 68 actors never wait for one another.
  */
 
+#include "bench-naive.h"
 #include "bench-scenario.h"
 
 #define S3_READERS 64
@@ -21,6 +29,7 @@ typedef enum
 {
   S3_GRANT_LOCK,
   S3_GRANT_GTASK,
+  S3_GRANT_NAIVE,
   S3_GRANT_IDLE,
 } S3Grant;
 
@@ -33,17 +42,20 @@ typedef struct
   guint           done;
   gint64          requested_at;
   AioRwLockGuard *guard;
+  NaiveGuard     *naive_guard;
 } S3Actor;
 
 struct _S3Run
 {
   S3Grant    grant;
   AioRwLock *lock;       /* with S3_GRANT_LOCK */
+  NaiveLock *naive;      /* with S3_GRANT_NAIVE */
   GMainLoop *loop;
   guint      k;
   guint      active;
   guint      acquisitions;
   guint      failures;
+  guint      iterations;
   GArray    *waits[2];   /* ms from request to grant: readers, writers */
 };
 
@@ -51,6 +63,7 @@ struct _S3Run
 typedef struct
 {
   GArray *throughput;    /* acquisitions/s */
+  GArray *iterations;    /* main-loop iterations per 68 acquisitions */
   GArray *p50[2];        /* ms; readers, writers */
   GArray *p99[2];
   double  max[2];        /* over all repetitions */
@@ -72,10 +85,36 @@ typedef struct
   int       reps;
   S3Figures policy[G_N_ELEMENTS (s3_policies)];
   S3Figures gtask;
+  S3Figures naive;
   S3Figures idle;
 } Contended;
 
 static void s3_request (S3Actor *actor);
+
+/* Counts the iterations of the context it is attached to: never ready,
+ * so it only adds one prepare () and one check () to each. */
+typedef struct
+{
+  GSource  source;
+  guint   *count;
+} CountSource;
+
+static gboolean
+count_prepare (GSource *source,
+               gint    *timeout)
+{
+  (*((CountSource *) source)->count)++;
+  *timeout = -1;
+  return FALSE;
+}
+
+static gboolean
+count_check (GSource *source)
+{
+  return FALSE;
+}
+
+static GSourceFuncs count_funcs = { .prepare = count_prepare, .check = count_check };
 
 static gboolean
 on_s3_hold_done (gpointer user_data)
@@ -88,6 +127,8 @@ on_s3_hold_done (gpointer user_data)
       aio_rw_lock_guard_release (actor->guard);
       g_clear_pointer (&actor->guard, aio_rw_lock_guard_unref);
     }
+  if (actor->naive_guard != NULL)
+    naive_guard_release (g_steal_pointer (&actor->naive_guard));
 
   if (++actor->done < run->k)
     s3_request (actor);
@@ -141,6 +182,20 @@ on_s3_task_done (GObject      *source,
   s3_granted (actor);
 }
 
+static void
+on_s3_naive_locked (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  S3Actor *actor = user_data;
+
+  actor->naive_guard = naive_lock_acquire_finish (result, NULL);
+  if (actor->naive_guard == NULL)
+    actor->run->failures++;
+
+  s3_granted (actor);
+}
+
 static gboolean
 on_s3_idle_grant (gpointer user_data)
 {
@@ -165,6 +220,9 @@ s3_request (S3Actor *actor)
     case S3_GRANT_GTASK:
       bench_task_round_trip (on_s3_task_done, actor);
       break;
+    case S3_GRANT_NAIVE:
+      naive_lock_acquire_async (run->naive, actor->write, on_s3_naive_locked, actor);
+      break;
     case S3_GRANT_IDLE:
       g_idle_add_full (G_PRIORITY_DEFAULT, on_s3_idle_grant, actor, NULL);
       break;
@@ -187,11 +245,14 @@ s3_run_once (S3Grant     grant,
   S3Run run = { 0, };
   gint64 t0, t1;
   guint writers = 0;
+  GSource *counter;
 
   bench_settle_context (NULL);
 
   run.grant = grant;
   run.lock = lock;
+  if (grant == S3_GRANT_NAIVE)
+    run.naive = naive_lock_new ();
   run.loop = g_main_loop_new (NULL, FALSE);
   run.k = k;
   run.waits[0] = bench_samples_new ();
@@ -207,6 +268,10 @@ s3_run_once (S3Grant     grant,
     }
   g_assert (writers == S3_WRITERS);
 
+  counter = g_source_new (&count_funcs, sizeof (CountSource));
+  ((CountSource *) counter)->count = &run.iterations;
+  g_source_attach (counter, NULL);
+
   bench_callgrind_begin ();
   t0 = bench_now_ns ();
   for (guint i = 0; i < n_actors; i++)
@@ -216,6 +281,8 @@ s3_run_once (S3Grant     grant,
     }
   g_main_loop_run (run.loop);
   t1 = bench_now_ns ();
+  g_source_destroy (counter);
+  g_source_unref (counter);
   if (figures != NULL)
     {
       g_autofree char *what = g_strdup_printf ("%s ops=%u", phase, run.acquisitions);
@@ -228,6 +295,11 @@ s3_run_once (S3Grant     grant,
   bench_check (run.failures == 0, "%s: %u acquisitions failed", phase, run.failures);
   if (lock != NULL)
     bench_check_lock_free (lock, phase);
+  if (run.naive != NULL)
+    {
+      bench_check (naive_lock_is_free (run.naive), "%s: the naive lock ended held", phase);
+      naive_lock_free (run.naive);
+    }
 
   for (guint kind = 0; kind < 2 && figures != NULL; kind++)
     {
@@ -239,7 +311,10 @@ s3_run_once (S3Grant     grant,
       figures->max[kind] = MAX (figures->max[kind], bench_percentile_sorted (waits, 100));
     }
   if (figures != NULL)
-    bench_samples_add (figures->throughput, run.acquisitions / ((t1 - t0) / 1e9));
+    {
+      bench_samples_add (figures->throughput, run.acquisitions / ((t1 - t0) / 1e9));
+      bench_samples_add (figures->iterations, (double) run.iterations * n_actors / run.acquisitions);
+    }
 
   g_array_unref (run.waits[0]);
   g_array_unref (run.waits[1]);
@@ -262,6 +337,7 @@ static void
 s3_figures_init (S3Figures *f)
 {
   f->throughput = bench_samples_new ();
+  f->iterations = bench_samples_new ();
   for (guint kind = 0; kind < 2; kind++)
     {
       f->p50[kind] = bench_samples_new ();
@@ -274,6 +350,7 @@ static void
 s3_figures_clear (S3Figures *f)
 {
   g_array_unref (f->throughput);
+  g_array_unref (f->iterations);
   for (guint kind = 0; kind < 2; kind++)
     {
       g_array_unref (f->p50[kind]);
@@ -292,6 +369,7 @@ contended_setup (const BenchScenario *scenario,
   for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
     s3_figures_init (&c->policy[p]);
   s3_figures_init (&c->gtask);
+  s3_figures_init (&c->naive);
   s3_figures_init (&c->idle);
 
   return c;
@@ -304,6 +382,7 @@ contended_warm_up (gpointer data)
   guint k = MAX (c->k / 10, 2);
 
   s3_run_once (S3_GRANT_GTASK, NULL, k, "S3 warm-up", NULL);
+  s3_run_once (S3_GRANT_NAIVE, NULL, k, "S3 warm-up", NULL);
   s3_run_once (S3_GRANT_IDLE, NULL, k, "S3 warm-up", NULL);
   for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
     s3_run_lock (p, k, NULL);
@@ -315,6 +394,7 @@ contended_run (gpointer data)
   Contended *c = data;
 
   s3_run_once (S3_GRANT_GTASK, NULL, c->k, "S3 GTask baseline", &c->gtask);
+  s3_run_once (S3_GRANT_NAIVE, NULL, c->k, "S3 naive lock", &c->naive);
   s3_run_once (S3_GRANT_IDLE, NULL, c->k, "S3 idle baseline", &c->idle);
   for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
     s3_run_lock (p, c->k, &c->policy[p]);
@@ -326,7 +406,10 @@ contended_print (gpointer data)
   Contended *c = data;
   const char *kind_name[2] = { "read", "write" };
   BenchStats gtask = bench_stats_of (c->gtask.throughput);
+  BenchStats naive = bench_stats_of (c->naive.throughput);
   BenchStats idle = bench_stats_of (c->idle.throughput);
+  double gtask_iterations = bench_median_of (c->gtask.iterations);
+  double naive_iterations = bench_median_of (c->naive.iterations);
 
   for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
     {
@@ -335,6 +418,7 @@ contended_print (gpointer data)
                                                S3_READERS, S3_WRITERS, s3_policies[p].name);
       g_autofree char *row = g_strdup_printf ("contended throughput, %s", s3_policies[p].name);
       BenchStats t = bench_stats_of (f->throughput);
+      double iterations = bench_median_of (f->iterations);
       BenchJson j;
 
       bench_json_begin (&j, "S3", what);
@@ -347,6 +431,11 @@ contended_print (gpointer data)
       bench_json_baseline (&j, "baseline_gtask_acq_per_s", &gtask);
       bench_json_num (&j, "baseline_gtask_wait_ms_p50", bench_median_of (c->gtask.p50[0]));
       bench_json_num (&j, "ratio_vs_gtask", bench_ratio (t.median, gtask.median));
+      bench_json_baseline (&j, "baseline_naive_acq_per_s", &naive);
+      bench_json_num (&j, "ratio_vs_naive", bench_ratio (t.median, naive.median));
+      bench_json_num (&j, "iterations_per_68", iterations);
+      bench_json_num (&j, "baseline_gtask_iterations_per_68", gtask_iterations);
+      bench_json_num (&j, "baseline_naive_iterations_per_68", naive_iterations);
       bench_json_baseline (&j, "baseline_acq_per_s", &idle);
       bench_json_num (&j, "baseline_wait_ms_p50", bench_median_of (c->idle.p50[0]));
       bench_json_num (&j, "ratio_vs_baseline", bench_ratio (t.median, idle.median));
@@ -365,7 +454,15 @@ contended_print (gpointer data)
 
       bench_summary_add ("S3", row, t.median, "acq/s", "GTask round trips, no lock", gtask.median);
       if (s3_policies[p].policy == AIO_RW_LOCK_POLICY_FAIR)
-        bench_summary_add ("S3", row, t.median, "acq/s", "idle passes, no lock", idle.median);
+        {
+          g_autofree char *it_row = g_strdup_printf ("main-loop iterations per %u acquisitions, %s",
+                                                     S3_READERS + S3_WRITERS, s3_policies[p].name);
+
+          bench_summary_add ("S3", row, t.median, "acq/s", "idle passes, no lock", idle.median);
+          bench_summary_add ("S3", row, t.median, "acq/s", "naive FAIR GTask lock", naive.median);
+          bench_summary_add ("S3", it_row, iterations, "iter", "GTask round trips, no lock", gtask_iterations);
+          bench_summary_add ("S3", it_row, iterations, "iter", "naive FAIR GTask lock", naive_iterations);
+        }
     }
 }
 
@@ -377,12 +474,13 @@ contended_teardown (gpointer data)
   for (guint p = 0; p < G_N_ELEMENTS (s3_policies); p++)
     s3_figures_clear (&c->policy[p]);
   s3_figures_clear (&c->gtask);
+  s3_figures_clear (&c->naive);
   s3_figures_clear (&c->idle);
   g_free (c);
 }
 
 const BenchScenario bench_scenario_s3 = {
-  "S3", "64 readers + 4 writers on one context, per policy, vs GTask round trips and idle passes",
+  "S3", "64 readers + 4 writers on one context, per policy, vs GTask round trips, a naive lock and idle passes",
   NULL,
   contended_setup, contended_warm_up, contended_run, contended_print, contended_teardown,
 };
