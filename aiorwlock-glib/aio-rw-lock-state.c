@@ -223,11 +223,19 @@ aio_rw_lock_state_peek_next (const AioRwLockState *state)
   for (guint i = 0; i < n; i++)
     {
       AioRwLockRequest *candidate = heads[i];
-      Ahead ahead;
+      Ahead ahead = { FALSE, FALSE, FALSE };  /* the first in line */
 
-      ahead.anyone = i > 0;
-      ahead.writer = queued_before (queue_head (state, AIO_RW_LOCK_MODE_WRITE), candidate->seq);
-      ahead.upgradable = queued_before (queue_head (state, AIO_RW_LOCK_MODE_UPGRADABLE_READ), candidate->seq);
+      if (i > 0)
+        {
+          /* FAIR lets nobody pass the first in line: may_enter () would
+           * refuse every later one. Ends the serve loop's last call early. */
+          if (state->policy == AIO_RW_LOCK_POLICY_FAIR)
+            break;
+          ahead.anyone = TRUE;
+          ahead.writer = queued_before (queue_head (state, AIO_RW_LOCK_MODE_WRITE), candidate->seq);
+          ahead.upgradable = queued_before (queue_head (state, AIO_RW_LOCK_MODE_UPGRADABLE_READ),
+                                            candidate->seq);
+        }
 
       if (may_enter (state, candidate->mode, &ahead))
         return candidate;
