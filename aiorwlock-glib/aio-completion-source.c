@@ -193,6 +193,20 @@ aio_completion_source_get (GMainContext *context)
   return (GSource *) self;
 }
 
+/* Whether this thread owns the source's context. Most pushes come from a
+ * dispatch on that context (a callback that releases or asks again): the
+ * current source says so without g_main_context_is_owner (), which locks
+ * the context. */
+static gboolean
+owned_here (AioCompletionSource *self)
+{
+  GSource *current = g_main_current_source ();
+
+  if (current != NULL && g_source_get_context (current) == self->context)
+    return TRUE;
+  return g_main_context_is_owner (self->context);
+}
+
 /* Any thread. Queues @completion to run on the source's context. Never
  * runs it. */
 void
@@ -217,7 +231,7 @@ aio_completion_source_push (GSource       *source,
    * be in poll ()); the owner runs prepare () before it next polls. Done
    * under the queue's mutex: until the completion is popped, it keeps the
    * context alive. */
-  if (was_empty && !g_main_context_is_owner (self->context))
+  if (was_empty && !owned_here (self))
     g_main_context_wakeup (self->context);
 
   g_mutex_unlock (&self->mutex);
