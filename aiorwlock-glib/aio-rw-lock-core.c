@@ -501,7 +501,7 @@ submit_locked (AioRwLockCore   *self,
   AioRwLockFailure refusal = AIO_RW_LOCK_FAILURE_NONE;
   gboolean entered = FALSE;
 
-  if (g_cancellable_is_cancelled (waiter->cancellable))
+  if (g_cancellable_is_cancelled (aio_rw_lock_waiter_get_cancellable (waiter)))
     refusal = AIO_RW_LOCK_FAILURE_CANCELLED;
   else if (guard != NULL && !guard_hold_slow_locked (guard))
     refusal = AIO_RW_LOCK_FAILURE_ALREADY_RELEASED;
@@ -621,7 +621,7 @@ revoke_if_cancelled_locked (AioRwLockCore   *self,
                             AioRwLockWaiter *waiter)
 {
   if (waiter->status == AIO_RW_LOCK_WAITER_GRANTED &&
-      g_cancellable_is_cancelled (waiter->cancellable))
+      g_cancellable_is_cancelled (aio_rw_lock_waiter_get_cancellable (waiter)))
     revoke_locked (self, waiter);
 }
 
@@ -732,6 +732,14 @@ failure_to_error (AioRwLockFailure  failure,
     }
 }
 
+static GSource *
+steal_deadline (AioRwLockWaiter *waiter)
+{
+  AioRwLockWaiterTail *tail = aio_rw_lock_waiter_tail (waiter);
+
+  return tail != NULL ? g_steal_pointer (&tail->deadline) : NULL;
+}
+
 /* The end of a delivery, without the mutex: the caller is told next. */
 static void
 hand_over (AioRwLockCore         *self,
@@ -739,13 +747,16 @@ hand_over (AioRwLockCore         *self,
            AioRwLockWaiterStatus  outcome,
            GSource               *deadline)
 {
+  AioRwLockWaiterTail *tail = aio_rw_lock_waiter_tail (waiter);
+
   aio_rw_lock_waiter_disconnect (waiter, 0, deadline);
   if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade && !waiter->is_drain)
     /* With its hold's record, listed already; nobody else can reach it. */
     waiter->guard = guard_new (self, waiter->request.mode, g_steal_pointer (&waiter->record));
   g_assert (waiter->record == NULL);
   /* Last: it may hold the last reference to the lock, SELF's owner. */
-  g_clear_object (&waiter->keep_alive);
+  if (tail != NULL)
+    g_clear_object (&tail->keep_alive);
 }
 
 /* Delivers @waiter: called with the mutex held, returns with it released,
@@ -755,8 +766,9 @@ static void
 deliver (AioRwLockCore   *self,
          AioRwLockWaiter *waiter)
 {
-  gulong cancelled_id = waiter->cancelled_id;
-  GSource *deadline = g_steal_pointer (&waiter->deadline);
+  AioRwLockWaiterTail *tail = aio_rw_lock_waiter_tail (waiter);
+  gulong cancelled_id = tail != NULL ? tail->cancelled_id : 0;
+  GSource *deadline = steal_deadline (waiter);
   AioRwLockWaiterStatus outcome;
 
   if (cancelled_id != 0)
@@ -767,7 +779,7 @@ deliver (AioRwLockCore   *self,
        * another thread. Until it returns, ours may still run; the waiter
        * stays undecided (an upgrade pending) meanwhile. */
       revoke_if_cancelled_locked (self, waiter);
-      waiter->cancelled_id = 0;
+      tail->cancelled_id = 0;
       unlock_changed (self);
       aio_rw_lock_waiter_disconnect (waiter, cancelled_id, NULL);
       core_lock (self);
@@ -784,7 +796,8 @@ deliver (AioRwLockCore   *self,
 static gboolean
 settled_for_good (AioRwLockWaiter *waiter)
 {
-  return waiter->cancellable == NULL && !waiter->request.is_upgrade && !waiter->is_drain;
+  return aio_rw_lock_waiter_get_cancellable (waiter) == NULL &&
+         !waiter->request.is_upgrade && !waiter->is_drain;
 }
 
 /* ---- Async requests ---- */
@@ -824,7 +837,7 @@ aio_rw_lock_core_task_returned (GObject      *source_object,
       AioRwLockWaiterStatus outcome = waiter->status;
 
       waiter->status = AIO_RW_LOCK_WAITER_DONE;
-      hand_over (self, waiter, outcome, g_steal_pointer (&waiter->deadline));
+      hand_over (self, waiter, outcome, steal_deadline (waiter));
     }
   else
     {
@@ -839,7 +852,8 @@ aio_rw_lock_core_task_returned (GObject      *source_object,
 
 /* The waiter of @task (an acquisition, the upgrade of @upgrade_of, or the
  * wait of close_async if @is_drain), holding @keep_alive (transfer full)
- * until its delivery, connected to the task's cancellable;
+ * until its delivery, with room for a deadline if @may_time_out,
+ * connected to the task's cancellable;
  * or NULL if that was cancelled already: the task then reports it, and the
  * lock is not touched. Once connected, its "cancelled" handler may run on
  * another thread: nothing of the waiter is set without the mutex after
@@ -850,13 +864,15 @@ waiter_new_async (AioRwLockCore       *self,
                   AioRwLockMode        mode,
                   AioRwLockGuard      *upgrade_of,
                   gboolean             is_drain,
+                  gboolean             may_time_out,
                   GObject             *keep_alive,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
   AioRwLockWaiter *waiter;
 
-  waiter = aio_rw_lock_waiter_new_async (self, mode, task, on_completion, callback, user_data);
+  waiter = aio_rw_lock_waiter_new_async (self, mode, task, may_time_out || keep_alive != NULL,
+                                         on_completion, callback, user_data);
   if (upgrade_of != NULL)
     {
       waiter->request.is_upgrade = TRUE;
@@ -864,7 +880,8 @@ waiter_new_async (AioRwLockCore       *self,
     }
   waiter->is_drain = is_drain;
   /* Held until delivery, even by a request refused as already cancelled. */
-  waiter->keep_alive = keep_alive;
+  if (keep_alive != NULL)
+    aio_rw_lock_waiter_tail (waiter)->keep_alive = keep_alive;
   g_task_set_task_data (task, waiter, waiter_free);
   /* A cancel after the line is too late: _finish returns the guard. */
   g_task_set_check_cancellable (task, FALSE);
@@ -890,7 +907,7 @@ aio_rw_lock_core_acquire_async (AioRwLockCore       *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  AioRwLockWaiter *waiter = waiter_new_async (self, task, mode, NULL, FALSE, keep_alive,
+  AioRwLockWaiter *waiter = waiter_new_async (self, task, mode, NULL, FALSE, timeout_msec > 0, keep_alive,
                                               callback, user_data);
 
   if (waiter == NULL)
@@ -898,7 +915,7 @@ aio_rw_lock_core_acquire_async (AioRwLockCore       *self,
 
   /* Granted by the word: with no cancellable (no handler of ours can run
    * on another thread) and never queued, nobody else sees the waiter. */
-  if (waiter->cancellable == NULL && aio_rw_lock_fast_enter (&self->fast, mode))
+  if (aio_rw_lock_waiter_get_cancellable (waiter) == NULL && aio_rw_lock_fast_enter (&self->fast, mode))
     {
       waiter->status = AIO_RW_LOCK_WAITER_GRANTED;
       aio_rw_lock_waiter_wake (waiter);
@@ -921,7 +938,8 @@ aio_rw_lock_core_acquire_finish (GTask   *task,
 
   if (waiter->failure != AIO_RW_LOCK_FAILURE_NONE)
     {
-      g_propagate_error (error, failure_to_error (waiter->failure, waiter->cancellable));
+      g_propagate_error (error, failure_to_error (waiter->failure,
+                                                  aio_rw_lock_waiter_get_cancellable (waiter)));
       return NULL;
     }
 
@@ -938,7 +956,8 @@ aio_rw_lock_core_upgrade_async (GTask               *task,
   AioRwLockCore *self = guard->core;
   AioRwLockWaiter *waiter;
 
-  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_WRITE, guard, FALSE, NULL, callback, user_data);
+  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_WRITE, guard, FALSE, timeout_msec > 0, NULL,
+                             callback, user_data);
   if (waiter == NULL)
     return;
 
@@ -958,7 +977,8 @@ aio_rw_lock_core_upgrade_finish (GTask   *task,
 
   if (waiter->failure != AIO_RW_LOCK_FAILURE_NONE)
     {
-      g_propagate_error (error, failure_to_error (waiter->failure, waiter->cancellable));
+      g_propagate_error (error, failure_to_error (waiter->failure,
+                                                  aio_rw_lock_waiter_get_cancellable (waiter)));
       return FALSE;
     }
 
@@ -982,7 +1002,8 @@ aio_rw_lock_core_acquire (AioRwLockCore  *self,
                           GCancellable   *cancellable,
                           GError        **error)
 {
-  AioRwLockWaiter waiter;
+  AioRwLockWaiterFull full;
+  AioRwLockWaiter *waiter = &full.waiter;
   gint64 end_time = -1;
   GCond cond;
 
@@ -996,12 +1017,12 @@ aio_rw_lock_core_acquire (AioRwLockCore  *self,
     end_time = g_get_monotonic_time () + (gint64) timeout_msec * G_TIME_SPAN_MILLISECOND;
 
   g_cond_init (&cond);
-  aio_rw_lock_waiter_init_blocking (&waiter, self, mode, cancellable, &cond);
-  aio_rw_lock_waiter_connect (&waiter, G_CALLBACK (on_cancelled));
+  aio_rw_lock_waiter_init_blocking (&full, self, mode, cancellable, &cond);
+  aio_rw_lock_waiter_connect (waiter, G_CALLBACK (on_cancelled));
 
   core_lock (self);
-  submit_locked (self, &waiter, timeout_msec);
-  while (waiter.status == AIO_RW_LOCK_WAITER_QUEUED)
+  submit_locked (self, waiter, timeout_msec);
+  while (waiter->status == AIO_RW_LOCK_WAITER_QUEUED)
     {
       gboolean expired = FALSE;
 
@@ -1011,15 +1032,15 @@ aio_rw_lock_core_acquire (AioRwLockCore  *self,
         expired = !g_cond_wait_until (&cond, &self->mutex, end_time);
       /* Whoever granted it may have let holds go fast as it unlocked. */
       stop_fast_locked (self);
-      if (expired && waiter.status == AIO_RW_LOCK_WAITER_QUEUED)
-        withdraw_locked (self, &waiter, AIO_RW_LOCK_FAILURE_TIMED_OUT);
+      if (expired && waiter->status == AIO_RW_LOCK_WAITER_QUEUED)
+        withdraw_locked (self, waiter, AIO_RW_LOCK_FAILURE_TIMED_OUT);
     }
-  deliver (self, &waiter);
+  deliver (self, waiter);
   g_cond_clear (&cond);
 
-  if (waiter.failure != AIO_RW_LOCK_FAILURE_NONE)
-    g_propagate_error (error, failure_to_error (waiter.failure, waiter.cancellable));
-  return g_steal_pointer (&waiter.guard);
+  if (waiter->failure != AIO_RW_LOCK_FAILURE_NONE)
+    g_propagate_error (error, failure_to_error (waiter->failure, cancellable));
+  return g_steal_pointer (&waiter->guard);
 }
 
 /* Made twice: with @recording FALSE, the record's lines fold away. */
@@ -1094,12 +1115,12 @@ aio_rw_lock_core_close_async (AioRwLockCore       *self,
 
   aio_rw_lock_core_close (self);
 
-  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_READ, NULL, TRUE, NULL, callback, user_data);
+  waiter = waiter_new_async (self, task, AIO_RW_LOCK_MODE_READ, NULL, TRUE, FALSE, NULL, callback, user_data);
   if (waiter == NULL)
     return;
 
   core_lock (self);
-  if (g_cancellable_is_cancelled (waiter->cancellable))
+  if (g_cancellable_is_cancelled (aio_rw_lock_waiter_get_cancellable (waiter)))
     settle_locked (self, waiter, AIO_RW_LOCK_WAITER_FAILED, AIO_RW_LOCK_FAILURE_CANCELLED);
   else if (!aio_rw_lock_state_has_holds (&self->state))
     settle_locked (self, waiter, AIO_RW_LOCK_WAITER_GRANTED, AIO_RW_LOCK_FAILURE_NONE);

@@ -10,25 +10,31 @@
 /* The waiter of an async request: @task's, owned by its task data from
  * here on (the core sets it), completed on the task's context by
  * @on_completion. The task's reference to its context keeps that
- * context's completion source alive. */
+ * context's completion source alive. Made with a tail if @with_tail, or
+ * if the task has a cancellable. */
 AioRwLockWaiter *
 aio_rw_lock_waiter_new_async (gpointer             core,
                               AioRwLockMode        mode,
                               GTask               *task,
+                              gboolean             with_tail,
                               AioCompletionFunc    on_completion,
                               GAsyncReadyCallback  callback,
                               gpointer             user_data)
 {
-  /* g_new () and memset (): glibc's calloc () bypasses its thread cache. */
-  AioRwLockWaiter *self = g_new (AioRwLockWaiter, 1);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  gsize size = with_tail || cancellable != NULL ? sizeof (AioRwLockWaiterFull) : sizeof (AioRwLockWaiter);
+  /* g_malloc () and memset (): glibc's calloc () bypasses its thread cache. */
+  AioRwLockWaiter *self = g_malloc (size);
 
-  memset (self, 0, sizeof *self);
+  memset (self, 0, size);
   self->request.mode = mode;
   self->request.link.data = self;
   self->completion.func = on_completion;
   self->status = AIO_RW_LOCK_WAITER_NEW;
+  self->has_tail = size == sizeof (AioRwLockWaiterFull);
   self->core = core;
-  self->cancellable = g_task_get_cancellable (task);
+  if (self->has_tail)
+    ((AioRwLockWaiterFull *) self)->tail.cancellable = cancellable;
   self->task = task;
   self->completions = aio_completion_source_get (g_task_get_context (task));
   self->callback = callback;
@@ -37,20 +43,23 @@ aio_rw_lock_waiter_new_async (gpointer             core,
   return self;
 }
 
-/* A blocking waiter lives in its caller's frame. */
+/* A blocking waiter lives in its caller's frame, with its tail. */
 void
-aio_rw_lock_waiter_init_blocking (AioRwLockWaiter *self,
-                                  gpointer         core,
-                                  AioRwLockMode    mode,
-                                  GCancellable    *cancellable,
-                                  GCond           *cond)
+aio_rw_lock_waiter_init_blocking (AioRwLockWaiterFull *full,
+                                  gpointer             core,
+                                  AioRwLockMode        mode,
+                                  GCancellable        *cancellable,
+                                  GCond               *cond)
 {
-  memset (self, 0, sizeof *self);
+  AioRwLockWaiter *self = &full->waiter;
+
+  memset (full, 0, sizeof *full);
   self->request.mode = mode;
   self->request.link.data = self;
   self->status = AIO_RW_LOCK_WAITER_NEW;
+  self->has_tail = TRUE;
   self->core = core;
-  self->cancellable = cancellable;
+  full->tail.cancellable = cancellable;
   self->blocking = TRUE;
   self->cond = cond;
 }
@@ -60,9 +69,11 @@ aio_rw_lock_waiter_init_blocking (AioRwLockWaiter *self,
 void
 aio_rw_lock_waiter_free (AioRwLockWaiter *self)
 {
-  g_assert (self->cancelled_id == 0 && self->deadline == NULL && self->task == NULL);
-  g_assert (self->keep_alive == NULL && self->record == NULL);
-  g_assert (self->guard == NULL);
+  AioRwLockWaiterTail *tail = aio_rw_lock_waiter_tail (self);
+
+  g_assert (tail == NULL || (tail->cancelled_id == 0 && tail->deadline == NULL &&
+                             tail->keep_alive == NULL));
+  g_assert (self->task == NULL && self->record == NULL && self->guard == NULL);
 
   g_free (self);
 }
@@ -74,28 +85,31 @@ void
 aio_rw_lock_waiter_connect (AioRwLockWaiter *self,
                             GCallback        on_cancelled)
 {
+  AioRwLockWaiterTail *tail = aio_rw_lock_waiter_tail (self);
+
   g_assert (self->status == AIO_RW_LOCK_WAITER_NEW);
 
-  if (self->cancellable != NULL)
-    self->cancelled_id = g_cancellable_connect (self->cancellable, on_cancelled, self, NULL);
+  if (tail != NULL && tail->cancellable != NULL)
+    tail->cancelled_id = g_cancellable_connect (tail->cancellable, on_cancelled, self, NULL);
 }
 
-/* An async waiter's deadline, on its task's context. */
+/* An async waiter's deadline, on its task's context. It has a tail. */
 void
 aio_rw_lock_waiter_start_deadline (AioRwLockWaiter *self,
                                    int              timeout_msec,
                                    GSourceFunc      on_deadline)
 {
+  AioRwLockWaiterTail *tail = aio_rw_lock_waiter_tail (self);
   GSource *source;
 
-  g_assert (self->task != NULL && self->deadline == NULL);
+  g_assert (self->task != NULL && tail != NULL && tail->deadline == NULL);
 
   source = g_timeout_source_new (timeout_msec);
   g_source_set_static_name (source, "[aiorwlock] acquire deadline");
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, on_deadline, self, NULL);
   g_source_attach (source, g_task_get_context (self->task));
-  self->deadline = source;
+  tail->deadline = source;
 }
 
 /* Tells the waiter's owner that its status changed: the sleeping thread,
@@ -118,7 +132,7 @@ aio_rw_lock_waiter_disconnect (AioRwLockWaiter *self,
                                GSource         *deadline)
 {
   if (cancelled_id != 0)
-    g_cancellable_disconnect (self->cancellable, cancelled_id);
+    g_cancellable_disconnect (aio_rw_lock_waiter_get_cancellable (self), cancelled_id);
   if (deadline != NULL)
     {
       g_source_destroy (deadline);

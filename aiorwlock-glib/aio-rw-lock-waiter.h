@@ -61,18 +61,16 @@ struct _AioRwLockWaiter
   guint                  blocking : 1;  /* woken by cond, not completions */
   guint                  is_drain : 1;  /* close_async: waits for the holds to
                                          * end, not in the state's queue */
-  gulong                 cancelled_id;
-  GSource               *deadline;      /* owned; an async waiter's */
+  /* Set at init, read without the mutex: not a bit beside the ones above,
+   * which a cancel handler on another thread writes. */
+  guint8                 has_tail;      /* allocated as an AioRwLockWaiterFull */
 
   gpointer               core;          /* what the handlers get back */
-  GCancellable          *cancellable;   /* not owned: the task's or the caller's */
   AioRwLockGuard        *guard;         /* owned: an upgrade's guard, or the guard
                                          * an acquisition delivers */
   GTask                 *task;          /* owned from submission until completed */
   AioRwLockRecord       *record;        /* owned while recorded: the wait,
                                          * then the hold until delivered */
-  GObject               *keep_alive;    /* owned until delivered: a keyed
-                                         * table's request keeps its key's lock */
   union {
     GSource             *completions;   /* async: not owned, lives as long as
                                          * the task's context */
@@ -82,13 +80,46 @@ struct _AioRwLockWaiter
   gpointer               user_data;
 };
 
+/* What only some requests need: a request without a cancellable, a
+ * deadline or a key to keep (most of them) is allocated without it, in a
+ * 128-byte block instead of a 160-byte one. Only through
+ * aio_rw_lock_waiter_tail (). */
+typedef struct
+{
+  GCancellable          *cancellable;   /* not owned: the task's or the caller's */
+  gulong                 cancelled_id;
+  GSource               *deadline;      /* owned; an async waiter's */
+  GObject               *keep_alive;    /* owned until delivered: a keyed
+                                         * table's request keeps its key's lock */
+} AioRwLockWaiterTail;
+
+typedef struct
+{
+  AioRwLockWaiter        waiter;
+  AioRwLockWaiterTail    tail;
+} AioRwLockWaiterFull;
+
+/* NULL for a waiter made without one. */
+static inline AioRwLockWaiterTail *
+aio_rw_lock_waiter_tail (AioRwLockWaiter *self)
+{
+  return self->has_tail ? &((AioRwLockWaiterFull *) self)->tail : NULL;
+}
+
+static inline GCancellable *
+aio_rw_lock_waiter_get_cancellable (AioRwLockWaiter *self)
+{
+  return self->has_tail ? ((AioRwLockWaiterFull *) self)->tail.cancellable : NULL;
+}
+
 AioRwLockWaiter *aio_rw_lock_waiter_new_async  (gpointer              core,
                                                 AioRwLockMode         mode,
                                                 GTask                *task,
+                                                gboolean              with_tail,
                                                 AioCompletionFunc     on_completion,
                                                 GAsyncReadyCallback   callback,
                                                 gpointer              user_data);
-void             aio_rw_lock_waiter_init_blocking (AioRwLockWaiter   *self,
+void             aio_rw_lock_waiter_init_blocking (AioRwLockWaiterFull *self,
                                                 gpointer              core,
                                                 AioRwLockMode         mode,
                                                 GCancellable         *cancellable,
