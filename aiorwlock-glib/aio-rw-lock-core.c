@@ -732,24 +732,18 @@ failure_to_error (AioRwLockFailure  failure,
     }
 }
 
-static GSource *
-steal_deadline (AioRwLockWaiter *waiter)
-{
-  AioRwLockWaiterTail *tail = aio_rw_lock_waiter_tail (waiter);
-
-  return tail != NULL ? g_steal_pointer (&tail->deadline) : NULL;
-}
-
-/* The end of a delivery, without the mutex: the caller is told next. */
+/* The end of a delivery, without the mutex: the caller is told next. An
+ * async waiter's deadline is only touched on its context's thread, this
+ * one (a blocking waiter has none). */
 static void
 hand_over (AioRwLockCore         *self,
            AioRwLockWaiter       *waiter,
-           AioRwLockWaiterStatus  outcome,
-           GSource               *deadline)
+           AioRwLockWaiterStatus  outcome)
 {
   AioRwLockWaiterTail *tail = aio_rw_lock_waiter_tail (waiter);
 
-  aio_rw_lock_waiter_disconnect (waiter, 0, deadline);
+  if (tail != NULL)
+    aio_rw_lock_waiter_disconnect (waiter, 0, g_steal_pointer (&tail->deadline));
   if (outcome == AIO_RW_LOCK_WAITER_GRANTED && !waiter->request.is_upgrade && !waiter->is_drain)
     /* With its hold's record, listed already; nobody else can reach it. */
     waiter->guard = guard_new (self, waiter->request.mode, g_steal_pointer (&waiter->record));
@@ -768,7 +762,6 @@ deliver (AioRwLockCore   *self,
 {
   AioRwLockWaiterTail *tail = aio_rw_lock_waiter_tail (waiter);
   gulong cancelled_id = tail != NULL ? tail->cancelled_id : 0;
-  GSource *deadline = steal_deadline (waiter);
   AioRwLockWaiterStatus outcome;
 
   if (cancelled_id != 0)
@@ -786,7 +779,7 @@ deliver (AioRwLockCore   *self,
     }
   outcome = deliver_locked (self, waiter);
   unlock_changed (self);
-  hand_over (self, waiter, outcome, deadline);
+  hand_over (self, waiter, outcome);
 }
 
 /* An acquisition without a cancellable: once woken, nothing but its own
@@ -837,7 +830,7 @@ aio_rw_lock_core_task_returned (GObject      *source_object,
       AioRwLockWaiterStatus outcome = waiter->status;
 
       waiter->status = AIO_RW_LOCK_WAITER_DONE;
-      hand_over (self, waiter, outcome, steal_deadline (waiter));
+      hand_over (self, waiter, outcome);
     }
   else
     {
